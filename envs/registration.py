@@ -1,0 +1,13 @@
+"""Registration of worldengine's environments with Gymnasium."""
+
+from __future__ import annotations
+
+import gymnasium
+
+SCENE_ENV_ID = "worldengine/Scene-v0"
+
+
+def register_envs() -> None:
+    """Register every environment once (importing `envs` calls this)."""
+    if SCENE_ENV_ID not in gymnasium.registry:
+        gymnasium.register(id=SCENE_ENV_ID, entry_point="envs.scene_env:SceneEnv", max_episode_steps=None)

@@ -1,0 +1,5 @@
+import sys
+
+from worldengine.cli import main
+
+sys.exit(main())

@@ -1,0 +1,69 @@
+"""RGB-D cubemap rendering of ground-truth scenes by ray casting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from einops import rearrange
+
+from worldengine.cube import face_rays
+from worldengine.pose import check_rigid
+from worldengine.scenes.materials import shade, sky
+from worldengine.scenes.scene import Scene
+
+
+@dataclass
+class CubemapRGBD:
+    """Rendered cubemaps: rgb (B, F, S, S, 3) uint8, depth (B, F, S, S) float32 metric
+    z-depth (0 where the ray hit nothing), primitive (B, F, S, S) long (-1 = sky)."""
+
+    rgb: torch.Tensor
+    depth: torch.Tensor
+    primitive: torch.Tensor
+
+
+def world_rays(poses: torch.Tensor, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Origins and directions (B, F, S, S, 3) of every cubemap pixel for poses (B, 4, 4).
+
+    Directions have camera z = 1, so the hit parameter along them is the z-depth.
+    """
+    rays = face_rays(size, dtype=poses.dtype, device=poses.device)  # (F, S, S, 3)
+    directions = torch.einsum("bij,fhwj->bfhwi", poses[:, :3, :3], rays)  # (B, F, S, S, 3)
+    origins = poses[:, None, None, None, :3, 3].expand_as(directions)  # (B, F, S, S, 3)
+    return origins, directions
+
+
+def render_cubemaps(scene: Scene, poses: torch.Tensor, size: int, backend: str = "auto") -> CubemapRGBD:
+    """Render RGB-D cubemaps of `scene` seen from body poses (B, 4, 4) or (4, 4), face side S.
+
+    A single pose (4, 4) gives outputs without the leading B axis.
+    """
+    poses = torch.as_tensor(poses)
+    single = poses.ndim == 2
+    poses = poses.unsqueeze(0) if single else poses
+    check_rigid(poses, "pose")
+    origins, directions = world_rays(poses.to(torch.float32), size)
+    shape = directions.shape[:-1]
+    origins, directions = origins.reshape(-1, 3), directions.reshape(-1, 3)  # (N, 3)
+    hits = scene.cast(origins, directions, backend)
+    hit = hits.primitive >= 0
+    colour = sky(directions)
+    if hit.any():
+        points = origins[hit] + hits.t[hit, None] * directions[hit]
+        albedo = scene.albedo(points, hits.normal[hit], hits.primitive[hit])
+        colour[hit] = shade(albedo, hits.normal[hit])
+    depth = torch.where(hit, hits.t, torch.zeros_like(hits.t))
+    result = CubemapRGBD(
+        rgb=(colour * 255).round().to(torch.uint8).reshape(*shape, 3),
+        depth=depth.to(torch.float32).reshape(shape),
+        primitive=hits.primitive.reshape(shape),
+    )
+    if single:
+        result = CubemapRGBD(result.rgb[0], result.depth[0], result.primitive[0])
+    return result
+
+
+def cubemap_rgb_channels_first(rgb: torch.Tensor) -> torch.Tensor:
+    """uint8 (..., F, S, S, 3) -> float (..., F, 3, S, S) in [0, 1], the layout of cube.py."""
+    return rearrange(rgb, "... f h w c -> ... f c h w").float() / 255.0
