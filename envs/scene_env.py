@@ -22,14 +22,15 @@ from worldengine.scenes import MeshScene, ProceduralScene, Scene, render_cubemap
 from worldengine.visualize import equirect_image
 
 TRAIN_SCENE_SEEDS = range(0, 10_000)  # scenes drawn at reset when none is fixed
+MAX_EXTENT = 1e4  # metres: bounds of depth and pose entries in the observation space
 
 
 def observation_space(face_size: int) -> spaces.Dict:
     """Dict(rgb (F, S, S, 3) uint8, depth (F, S, S) float32 metres (0 = sky), pose (4, 4))."""
     return spaces.Dict({
         "rgb": spaces.Box(0, 255, (NUM_FACES, face_size, face_size, 3), np.uint8),
-        "depth": spaces.Box(0.0, np.inf, (NUM_FACES, face_size, face_size), np.float32),
-        "pose": spaces.Box(-np.inf, np.inf, (4, 4), np.float32),
+        "depth": spaces.Box(0.0, MAX_EXTENT, (NUM_FACES, face_size, face_size), np.float32),
+        "pose": spaces.Box(-MAX_EXTENT, MAX_EXTENT, (4, 4), np.float32),
     })
 
 
