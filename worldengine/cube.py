@@ -20,6 +20,13 @@ from dataclasses import dataclass
 
 import torch
 
+__all__ = [
+    "FACE_NAMES", "NUM_FACES", "SIDE_NAMES", "EDGES", "Edge", "face_rotations", "pixel_coords",
+    "camera_rays", "face_rays", "direction_to_face", "face_to_direction", "norm_to_pixel",
+    "pixel_to_norm", "zdepth_to_range", "range_to_zdepth", "cubemap_to_points", "project_points",
+    "pad_faces", "sample_cubemap",
+]
+
 FACE_NAMES = ("F", "R", "B", "L", "U", "D")
 NUM_FACES = 6
 

@@ -78,10 +78,17 @@ class EpisodeWriter:
             group.create_array(name, shape=shape, chunks=(TIME_CHUNK, *shape[1:]), dtype=dtype,
                                dimension_names=dims, compressors=_COMPRESSORS)
         self._buffer: dict[str, list] = {name: [] for name in specs}
+        self._frame_shapes = {name: shape[1:] for name, (shape, _, _) in specs.items()}
 
     def add(self, rgb: np.ndarray, depth: np.ndarray, pose: np.ndarray, action) -> None:
-        for name, value in (("rgb", rgb), ("depth", depth), ("pose", pose), ("action", action)):
-            self._buffer[name].append(np.asarray(value))
+        """One frame: rgb (F, S, S, 3) uint8, depth (F, S, S), pose (4, 4), action () or (4,)."""
+        values = {name: np.asarray(value) for name, value in
+                  (("rgb", rgb), ("depth", depth), ("pose", pose), ("action", action))}
+        for name, value in values.items():
+            if value.shape != self._frame_shapes[name]:
+                raise ValueError(f"{name} of one frame must have shape {self._frame_shapes[name]}, got {value.shape}")
+        for name, value in values.items():
+            self._buffer[name].append(value)
         if len(self._buffer["rgb"]) >= TIME_CHUNK:
             self.flush()
 
@@ -139,6 +146,10 @@ class TrajectoryReader:
         return dict(self.episodes[index].attrs)
 
     def window(self, episode: int, start: int, length: int) -> Window:
+        if not 0 <= episode < len(self):
+            raise ValueError(f"episode {episode} is outside [0, {len(self)})")
+        if length <= 0:
+            raise ValueError(f"window length must be > 0, got {length}")
         group = self.episodes[episode]
         if not 0 <= start <= self.episode_length(episode) - length:
             raise ValueError(f"window [{start}, {start + length}) is outside episode {episode} "

@@ -76,7 +76,9 @@ class LoopExplorer:
         self._cells = np.argwhere(grid.free)
         self._targets: list[tuple[int, int]] = []  # remaining path cells
         self._spin = 0  # remaining turn-in-place steps of a look-around
-        self._stuck = 0
+        self._stuck = 0  # consecutive blocked moves
+        self._last_action: int | None = None
+        self._last_blocked = False
         self.route_log: list[dict] = []
 
     def _new_route(self, here: tuple[int, int]) -> None:
@@ -97,6 +99,13 @@ class LoopExplorer:
 
     def act(self, pose: torch.Tensor) -> int:
         """The next discrete action for the body at `pose` (4, 4)."""
+        if self._last_action == DiscreteAction.FORWARD and not self._last_blocked:
+            self._stuck = 0  # the last move went through: only consecutive blocks count
+        self._last_blocked = False
+        self._last_action = self._next_action(pose)
+        return self._last_action
+
+    def _next_action(self, pose: torch.Tensor) -> int:
         x, z = float(pose[0, 3]), float(pose[2, 3])
         yaw, pitch = (float(v) for v in yaw_pitch_from_pose(pose.to(torch.float64)))
         if abs(pitch) > 1e-3:  # keep the horizon level; look actions are for agents
@@ -124,7 +133,8 @@ class LoopExplorer:
         return int(DiscreteAction.FORWARD)
 
     def blocked(self) -> None:
-        """Tell the policy its last move was blocked: after a few, it replans from here."""
+        """Tell the policy its last move was blocked: after a few in a row, it replans from here."""
+        self._last_blocked = True
         self._stuck += 1
         if self._stuck >= 3:
             self._stuck = 0

@@ -39,7 +39,13 @@ def cube_cross(rgb: np.ndarray) -> np.ndarray:
 
 def topdown_map(grid: FreeGrid, positions: np.ndarray, scale: int = 4) -> np.ndarray:
     """A top-down uint8 map (rows along +z, cols along +x): free floor light, the rest dark,
-    the walked path coloured from blue (start) to red (end), the start as a green square."""
+    the walked path coloured from blue (start) to red (end), the start as a green square.
+    positions: (N, 3) world positions (x, y, z); off-map ones are not drawn."""
+    positions = np.asarray(positions, dtype=np.float64)
+    if positions.size == 0:
+        positions = positions.reshape(0, 3)
+    if positions.ndim != 2 or positions.shape[1] != 3:
+        raise ValueError(f"positions must have shape (N, 3), got {positions.shape}")
     image = np.where(grid.free[..., None], 235, 60).astype(np.uint8).repeat(3, axis=-1)
     image = image.repeat(scale, axis=0).repeat(scale, axis=1)
     rows, cols = image.shape[:2]
@@ -54,5 +60,6 @@ def topdown_map(grid: FreeGrid, positions: np.ndarray, scale: int = 4) -> np.nda
         x, _, z = positions[0]
         i = int((z - grid.origin[1]) / grid.resolution * scale)
         j = int((x - grid.origin[0]) / grid.resolution * scale)
-        image[max(i - 3, 0):i + 4, max(j - 3, 0):j + 4] = (30, 200, 60)
+        if 0 <= i < rows and 0 <= j < cols:
+            image[max(i - 3, 0):i + 4, max(j - 3, 0):j + 4] = (30, 200, 60)
     return image

@@ -2,7 +2,7 @@
 
 from worldengine.scenes.layout import SCENE_KINDS, SceneLayout, generate_layout
 from worldengine.scenes.mesh_scene import MeshScene
-from worldengine.scenes.render import CubemapRGBD, render_cubemaps, world_rays
+from worldengine.scenes.render import CubemapRGBD, render_cubemaps, render_rays, world_rays
 from worldengine.scenes.scene import ProceduralScene, Scene
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "MeshScene",
     "CubemapRGBD",
     "render_cubemaps",
+    "render_rays",
     "world_rays",
     "ProceduralScene",
     "Scene",

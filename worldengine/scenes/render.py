@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from einops import rearrange
 
 from worldengine.cube import face_rays
 from worldengine.pose import check_rigid
@@ -44,6 +43,17 @@ def render_cubemaps(scene: Scene, poses: torch.Tensor, size: int, backend: str =
     poses = poses.unsqueeze(0) if single else poses
     check_rigid(poses, "pose")
     origins, directions = world_rays(poses.to(torch.float32), size)
+    colour, depth, primitive = render_rays(scene, origins, directions, backend)
+    result = CubemapRGBD(rgb=(colour * 255).round().to(torch.uint8), depth=depth, primitive=primitive)
+    if single:
+        result = CubemapRGBD(result.rgb[0], result.depth[0], result.primitive[0])
+    return result
+
+
+def render_rays(scene: Scene, origins: torch.Tensor, directions: torch.Tensor,
+                backend: str = "auto") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Shade arbitrary rays (..., 3) + (..., 3): colour (..., 3) float in [0, 1], hit
+    parameter (..., ) in units of |direction| (0 = no hit), primitive (...,) (-1 = sky)."""
     shape = directions.shape[:-1]
     origins, directions = origins.reshape(-1, 3), directions.reshape(-1, 3)  # (N, 3)
     hits = scene.cast(origins, directions, backend)
@@ -53,17 +63,6 @@ def render_cubemaps(scene: Scene, poses: torch.Tensor, size: int, backend: str =
         points = origins[hit] + hits.t[hit, None] * directions[hit]
         albedo = scene.albedo(points, hits.normal[hit], hits.primitive[hit])
         colour[hit] = shade(albedo, hits.normal[hit])
-    depth = torch.where(hit, hits.t, torch.zeros_like(hits.t))
-    result = CubemapRGBD(
-        rgb=(colour * 255).round().to(torch.uint8).reshape(*shape, 3),
-        depth=depth.to(torch.float32).reshape(shape),
-        primitive=hits.primitive.reshape(shape),
-    )
-    if single:
-        result = CubemapRGBD(result.rgb[0], result.depth[0], result.primitive[0])
-    return result
+    depth = torch.where(hit, hits.t, torch.zeros_like(hits.t)).to(torch.float32)
+    return colour.reshape(*shape, 3), depth.reshape(shape), hits.primitive.reshape(shape)
 
-
-def cubemap_rgb_channels_first(rgb: torch.Tensor) -> torch.Tensor:
-    """uint8 (..., F, S, S, 3) -> float (..., F, 3, S, S) in [0, 1], the layout of cube.py."""
-    return rearrange(rgb, "... f h w c -> ... f c h w").float() / 255.0
