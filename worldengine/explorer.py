@@ -20,14 +20,17 @@ from worldengine.pose import yaw_pitch_from_pose
 from worldengine.scenes.freespace import FreeGrid
 
 ROUTES = ("out_and_back", "loop")
+MIN_EXCURSION = 3.0  # metres from a route's start to each of its waypoints, where possible
 _NEIGHBOURS = [(-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1)]
 
 
 def plan_path(grid: FreeGrid, start: tuple[int, int], goal: tuple[int, int]) -> list[tuple[int, int]]:
     """Cheapest 8-connected path of free cells from start to goal (inclusive), A*.
 
-    Each step costs its length times (1 + 2 / clearance in cells), which prefers the
-    middle of corridors; diagonal steps must not cut a blocked corner.
+    Each step costs its length times (1 + 8 / clearance^2, clearance in cells), which
+    keeps paths off the cells next to obstacles unless there is no other way: collision
+    checks treat the body's front as square, so a path one cell from a wall, walked a
+    few degrees off its heading, gets blocked. Diagonal steps must not cut a corner.
     """
     free = grid.free
     clearance = ndimage.distance_transform_edt(free)
@@ -47,7 +50,7 @@ def plan_path(grid: FreeGrid, start: tuple[int, int], goal: tuple[int, int]) -> 
                 continue
             if di and dj and not (free[cell[0] + di, cell[1]] and free[cell[0], cell[1] + dj]):
                 continue
-            new_cost = cost + math.hypot(di, dj) * (1 + 2 / clearance[i, j])
+            new_cost = cost + math.hypot(di, dj) * (1 + 8 / clearance[i, j] ** 2)
             if new_cost < cost_so_far.get((i, j), math.inf):
                 cost_so_far[(i, j)] = new_cost
                 came_from[(i, j)] = cell
@@ -84,7 +87,12 @@ class LoopExplorer:
     def _new_route(self, here: tuple[int, int]) -> None:
         kind = ROUTES[int(self.rng.integers(0, len(ROUTES)))]
         stops = 1 if kind == "out_and_back" else 2
-        picks = self._cells[self.rng.choice(len(self._cells), size=stops, replace=len(self._cells) < stops)]
+        # Waypoints at least MIN_EXCURSION away, where the scene has such cells, so every
+        # route really leaves the place it will come back to.
+        distance = np.hypot(*(self._cells - np.array(here)).T) * self.grid.resolution
+        far = self._cells[distance >= MIN_EXCURSION]
+        pool = far if len(far) >= stops else self._cells
+        picks = pool[self.rng.choice(len(pool), size=stops, replace=len(pool) < stops)]
         waypoints = [here] + [tuple(int(v) for v in c) for c in picks] + [here]
         path = [here]
         for a, b in zip(waypoints[:-1], waypoints[1:]):

@@ -26,6 +26,7 @@ __all__ = ["RayDistanceFn", "StepResult", "clamp_pitch", "probe_rays", "step_pos
 # Vertical spacing of the collision rays; a thin horizontal slab narrower than this
 # can slip between two rows, so keep it below the smallest obstacle that matters.
 _MAX_RAY_SPACING = 0.25
+_LATERAL_OFFSETS = (-1.0, -0.5, 0.0, 0.5, 1.0)  # in agent radii
 
 RayDistanceFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """ray_distance(origins (N, 3), directions (N, 3) unit) -> (N,) distance to the first
@@ -68,9 +69,10 @@ def probe_rays(
     """The fan of collision rays for a move from `position` (3,) along `direction` (3,).
 
     Rows at heights from `floor_clearance` above the floor up to the eye, spaced at
-    most `_MAX_RAY_SPACING`; on each row three rays at lateral offsets -r, 0, +r
-    perpendicular to the (horizontal, unit) direction. Returns origins (N, 3) and
-    directions (N, 3), float64, N = 3 x rows.
+    most `_MAX_RAY_SPACING`; on each row five rays at lateral offsets -r, -r/2, 0, r/2, +r
+    perpendicular to the (horizontal, unit) direction (half-radius spacing keeps round
+    obstacles from slipping between rays). Returns origins (N, 3) and directions (N, 3),
+    float64, N = 5 x rows.
     """
     floor_y = float(position[1]) - config.eye_height
     span = config.eye_height - config.floor_clearance
@@ -78,12 +80,13 @@ def probe_rays(
     heights = floor_y + torch.linspace(config.floor_clearance, config.eye_height, rows, dtype=torch.float64)
     direction = direction.to(torch.float64)
     side = torch.stack([-direction[2], torch.zeros((), dtype=torch.float64), direction[0]])  # horizontal, unit
-    offsets = torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64) * config.agent_radius
-    origins = position.to(torch.float64).repeat(rows, 3, 1)  # (rows, 3, 3): row, offset, xyz
+    offsets = torch.tensor(_LATERAL_OFFSETS, dtype=torch.float64) * config.agent_radius
+    n = len(_LATERAL_OFFSETS)
+    origins = position.to(torch.float64).repeat(rows, n, 1)  # (rows, n, 3): row, offset, xyz
     origins[..., 1] = heights[:, None]
-    origins = origins + offsets[None, :, None] * side  # (rows, 3, 3)
-    origins = origins.reshape(rows * 3, 3)  # (N, 3)
-    return origins, direction.expand(rows * 3, 3).clone()
+    origins = origins + offsets[None, :, None] * side  # (rows, n, 3)
+    origins = origins.reshape(rows * n, 3)  # (N, 3)
+    return origins, direction.expand(rows * n, 3).clone()
 
 
 def _hit_distances(ray_distance: RayDistanceFn, origins: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:

@@ -36,7 +36,10 @@ def walk(scene: Scene, steps: int, face_size: int, seed: int, on_frame: Callable
     motion = motion or MotionConfig()
     rng = np.random.default_rng(seed)
     position = scene.sample_free_position(rng)
-    pose = pose_from_yaw_pitch(torch.as_tensor(position, dtype=torch.float32), float(rng.uniform(-np.pi, np.pi)), 0.0)
+    # Start on the turn lattice: the explorer's paths run along multiples of 45 degrees,
+    # which the body can then face exactly instead of crabbing through narrow passages.
+    yaw = int(rng.integers(0, round(2 * np.pi / motion.turn_step_rad))) * motion.turn_step_rad
+    pose = pose_from_yaw_pitch(torch.as_tensor(position, dtype=torch.float32), yaw, 0.0)
     policy = LoopExplorer(scene.grid, rng, motion)
     rollout = Rollout(scene)
     action = -1

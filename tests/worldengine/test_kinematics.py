@@ -190,11 +190,11 @@ def test_obstacles_below_clearance_or_above_eye_are_ignored():
 
 def test_probe_ray_fan():
     origins, dirs = probe_rays(torch.tensor([1.0, 1.5, 0.0]), torch.tensor([0.0, 0.0, -1.0]), CFG)
-    assert origins.shape == dirs.shape and origins.shape[0] % 3 == 0 and origins.shape[0] >= 9
+    assert origins.shape == dirs.shape and origins.shape[0] % 5 == 0 and origins.shape[0] >= 15
     heights = origins[:, 1].unique()
     assert float(heights.min()) == pytest.approx(0.2) and float(heights.max()) == pytest.approx(1.5)
     assert float(heights.diff().max()) <= 0.25 + 1e-9
-    assert sorted(origins[:, 0].unique().tolist()) == pytest.approx([0.75, 1.0, 1.25])
+    assert sorted(origins[:, 0].unique().tolist()) == pytest.approx([0.75, 0.875, 1.0, 1.125, 1.25])
     torch.testing.assert_close(dirs, torch.tensor([0.0, 0.0, -1.0], dtype=torch.float64).expand_as(dirs))
 
 
@@ -209,7 +209,7 @@ def test_step_pose_rejects_bad_inputs():
         step_pose(torch.eye(4), 1, CFG, free_space)
     with pytest.raises(ValueError, match=r"motion must be finite"):
         step_pose(torch.eye(4), Motion(forward_m=float("nan")), CFG, free_space)
-    with pytest.raises(ValueError, match=r"ray_distance must return shape \(21,\)"):
+    with pytest.raises(ValueError, match=r"ray_distance must return shape \(35,\)"):
         step_pose(torch.eye(4), Motion(forward_m=1), CFG, lambda o, d: torch.zeros(3))
     with pytest.raises(ValueError, match=r"NaN or negative"):
         step_pose(torch.eye(4), Motion(forward_m=1), CFG, lambda o, d: torch.full((o.shape[0],), float("nan")))
