@@ -63,20 +63,48 @@ def _frac(x: torch.Tensor) -> torch.Tensor:
     return x - torch.floor(x)
 
 
-def _pattern(kind: torch.Tensor, u: torch.Tensor, v: torch.Tensor, salt: torch.Tensor) -> torch.Tensor:
-    """Blend weight of colour b in [0, 1] for each point, by pattern kind."""
-    checker = ((torch.floor(u) + torch.floor(v)) % 2 == 1).float()
-    stripes = (_frac(u) < 0.5).float()
-    row = torch.floor(v * 2)
-    shifted = u + 0.5 * (row % 2)
-    bricks = ((_frac(v * 2) < 0.08) | (_frac(shifted) < 0.04)).float()
-    noise = 0.65 * _value_noise(u * 2, v * 2, salt) + 0.35 * _value_noise(u * 5, v * 5, salt + 1)
+def _checker(u, v, salt):
+    return ((torch.floor(u) + torch.floor(v)) % 2 == 1).float()
+
+
+def _stripes(u, v, salt):
+    return (_frac(u) < 0.5).float()
+
+
+def _bricks(u, v, salt):
+    shifted = u + 0.5 * (torch.floor(v * 2) % 2)  # every other row of bricks is offset
+    return ((_frac(v * 2) < 0.08) | (_frac(shifted) < 0.04)).float()
+
+
+def _noise(u, v, salt):
+    return 0.65 * _value_noise(u * 2, v * 2, salt) + 0.35 * _value_noise(u * 5, v * 5, salt + 1)
+
+
+def _dots(u, v, salt):
     du, dv = _frac(u) - 0.5, _frac(v) - 0.5
-    dots = (du * du + dv * dv < 0.09).float()
-    grid = ((_frac(u) < 0.06) | (_frac(v) < 0.06)).float()
-    rings = 0.5 + 0.5 * torch.sin(20.0 * torch.sqrt(u * u * 0.05 + v * v) + 4 * _value_noise(u, v, salt))
-    table = torch.stack([checker, stripes, bricks, noise, dots, grid, rings], dim=-1)  # (N, 7)
-    return table.gather(-1, kind.unsqueeze(-1)).squeeze(-1)
+    return (du * du + dv * dv < 0.09).float()
+
+
+def _grid(u, v, salt):
+    return ((_frac(u) < 0.06) | (_frac(v) < 0.06)).float()
+
+
+def _rings(u, v, salt):
+    return 0.5 + 0.5 * torch.sin(20.0 * torch.sqrt(u * u * 0.05 + v * v) + 4 * _value_noise(u, v, salt))
+
+
+_PATTERNS = (_checker, _stripes, _bricks, _noise, _dots, _grid, _rings)  # indexed by CHECKER..RINGS
+
+
+def _pattern(kind: torch.Tensor, u: torch.Tensor, v: torch.Tensor, salt: torch.Tensor) -> torch.Tensor:
+    """Blend weight of colour b in [0, 1] for each point, by pattern kind (each point
+    evaluates only its own pattern)."""
+    weight = torch.empty_like(u)
+    for index, pattern in enumerate(_PATTERNS):
+        chosen = kind == index
+        if chosen.any():
+            weight[chosen] = pattern(u[chosen], v[chosen], salt[chosen])
+    return weight
 
 
 def _palette_tensors(device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
