@@ -224,6 +224,33 @@ def _direction_taps(directions: torch.Tensor, size: int, mode: str):
     return _bilinear_taps(face, u + 1, v + 1, size + 2)
 
 
+def _flat_source(faces: torch.Tensor, mode: str) -> torch.Tensor:
+    """Faces (B, F, C, S, S) flattened to (B, C, N) for tap gathers (ring-padded for bilinear)."""
+    src = faces if mode == "nearest" else pad_faces(faces, 1, "exact")
+    return rearrange(src, "b f c h w -> b c (f h w)")
+
+
+class CubemapSampler:
+    """Samples cubemaps of side `size` along fixed directions (..., 3); the taps are
+    computed once, so resampling many frames onto one grid (e.g. equirect video) is cheap."""
+
+    def __init__(self, directions: torch.Tensor, size: int, mode: str = "bilinear"):
+        _check_vectors(directions, "directions")
+        if mode not in SAMPLE_MODES:
+            raise ValueError(f"mode must be one of {SAMPLE_MODES}, got {mode!r}")
+        self.size, self.mode, self.out_shape = size, mode, directions.shape[:-1]
+        idx, w = _direction_taps(directions, size, mode)
+        self.idx, self.w = idx.reshape(-1, idx.shape[-1]), w.reshape(-1, w.shape[-1])  # (N, K)
+
+    def __call__(self, faces: torch.Tensor) -> torch.Tensor:
+        """faces (B, F, C, S, S) -> samples (B, C, ...)."""
+        size = _check_faces(faces, "faces", lead=1)
+        if size != self.size:
+            raise ValueError(f"this sampler was built for face size {self.size}, got faces of size {size}")
+        w = self.w.to(faces.dtype)
+        return _apply(_flat_source(faces, self.mode), self.idx, w).reshape(faces.shape[0], -1, *self.out_shape)
+
+
 def sample_cubemap(faces: torch.Tensor, directions: torch.Tensor, mode: str = "bilinear", batched: bool | None = None):
     """Sample cubemaps along body-frame directions: faces (B, F, C, S, S) -> (B, C, ...).
 
@@ -243,13 +270,12 @@ def sample_cubemap(faces: torch.Tensor, directions: torch.Tensor, mode: str = "b
         batched = directions.dim() >= 2 and directions.shape[0] in (b, 1)
     if batched and (directions.dim() < 2 or directions.shape[0] not in (b, 1)):
         raise ValueError(f"batched directions must be (B={b}, ..., 3) or (1, ..., 3), got {tuple(directions.shape)}")
-    src = faces if mode == "nearest" else pad_faces(faces, 1, "exact")
-    flat = rearrange(src, "b f c h w -> b c (f h w)")
-    idx, w = _direction_taps(directions.to(faces.dtype), size, mode)
-    out_shape = directions.shape[1:-1] if batched else directions.shape[:-1]
     if not batched or directions.shape[0] == 1:
-        idx, w = idx.reshape(-1, idx.shape[-1]), w.reshape(-1, w.shape[-1])  # (N, K)
-        return _apply(flat, idx, w).reshape(b, -1, *out_shape)  # (B, C, ...)
+        shared = directions if not batched else directions[0]
+        return CubemapSampler(shared.to(faces.dtype), size, mode)(faces)
+    flat = _flat_source(faces, mode)
+    idx, w = _direction_taps(directions.to(faces.dtype), size, mode)
+    out_shape = directions.shape[1:-1]
     idx, w = idx.reshape(b, 1, -1), w.reshape(b, 1, -1, w.shape[-1])  # (B, 1, N*K), (B, 1, N, K)
     taps = flat.gather(-1, idx.expand(-1, flat.shape[1], -1)).unflatten(-1, w.shape[-2:])  # (B, C, N, K)
     return (taps * w).sum(-1).reshape(b, -1, *out_shape)

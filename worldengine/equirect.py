@@ -16,13 +16,14 @@ blends depths across a discontinuity between two surfaces; mode="nearest" does n
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 from einops import rearrange
 
 from worldengine.cube import _check_face_size, _check_vectors, face_rays, range_to_zdepth, zdepth_to_range
-from worldengine.cube_padding import _check_faces, sample_cubemap
+from worldengine.cube_padding import CubemapSampler, _check_faces
 
 KINDS = ("rgb", "depth")
 MODES = ("bilinear", "nearest")
@@ -77,6 +78,11 @@ def _masked(sample, values: torch.Tensor) -> torch.Tensor:
     return torch.where(den >= 0.5, num / den.clamp_min(0.5), torch.zeros_like(num))
 
 
+@functools.lru_cache(maxsize=16)
+def _equirect_sampler(height: int, size: int, mode: str, device: torch.device, dtype: torch.dtype) -> CubemapSampler:
+    return CubemapSampler(equirect_directions(height, dtype=dtype, device=device), size, mode)
+
+
 def cube_to_equirect(faces: torch.Tensor, height: int, kind: str = "rgb", mode: str = "bilinear") -> torch.Tensor:
     """Cubemaps (B, F, C, S, S) -> equirectangular images (B, C, H, 2H).
 
@@ -85,10 +91,7 @@ def cube_to_equirect(faces: torch.Tensor, height: int, kind: str = "rgb", mode: 
     _check_faces(faces, "faces", lead=1)
     _check_face_size(height)
     _check_kind(kind, mode, faces.shape[2])
-    dirs = equirect_directions(height, dtype=faces.dtype, device=faces.device)  # (H, W, 3)
-
-    def sample(x):
-        return sample_cubemap(x, dirs, mode, batched=False)  # (B, C, H, W)
+    sample = _equirect_sampler(height, faces.shape[-1], mode, faces.device, faces.dtype)  # -> (B, C, H, W)
 
     if kind == "rgb":
         return sample(faces)

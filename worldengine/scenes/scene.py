@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import functools
 from functools import cached_property
 
 import numpy as np
@@ -22,6 +23,7 @@ DEFAULT_RADIUS = 0.25
 GRID_RESOLUTION = 0.25
 
 
+@functools.lru_cache(maxsize=1)
 def _open3d_available() -> bool:
     try:
         import open3d  # noqa: F401
