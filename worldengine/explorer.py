@@ -67,12 +67,13 @@ def plan_path(grid: FreeGrid, start: tuple[int, int], goal: tuple[int, int]) -> 
 class LoopExplorer:
     """Discrete-action policy: walks routes of waypoints that return to where they began.
 
+    Between routes it turns a full circle in place with probability `look_around_prob`.
     Call `act(pose)` with the current body pose each step. `route_log` records each
     route's kind and waypoints (world x, z) so revisits can be found afterwards.
     """
 
     def __init__(self, grid: FreeGrid, rng: np.random.Generator, motion: MotionConfig | None = None,
-                 look_around_prob: float = 0.05):
+                 look_around_prob: float = 0.2):
         self.grid, self.rng = grid, rng
         self.motion = motion or MotionConfig()
         self.look_around_prob = look_around_prob
@@ -127,7 +128,7 @@ class LoopExplorer:
                 break
             self._targets.pop(0)
         if not self._targets:
-            if self.rng.random() < self.look_around_prob * 4:
+            if self.rng.random() < self.look_around_prob:  # a full turn in place between routes
                 self._spin = int(round(2 * math.pi / self.motion.turn_step_rad)) - 1
                 return int(DiscreteAction.TURN_LEFT)
             self._new_route(self._nearest_free_cell(x, z))

@@ -162,7 +162,7 @@ def test_scattered_blocked_moves_do_not_abandon_the_route():
 
 
 def test_look_around_spins_a_full_turn_in_place():
-    explorer = LoopExplorer(_open_grid(), np.random.default_rng(0), look_around_prob=0.25)  # 4 x 0.25: always
+    explorer = LoopExplorer(_open_grid(), np.random.default_rng(0), look_around_prob=1.0)  # always
     pose = pose_from_yaw_pitch(torch.tensor([5.125, 1.5, 5.125]), 0.0, 0.0)
     actions = [explorer.act(pose) for _ in range(24)]
     assert actions == [DiscreteAction.TURN_LEFT] * 24  # 360 / 15 degrees

@@ -133,7 +133,7 @@ def _wall_runs(plan: np.ndarray) -> list[tuple[str, int, int, int]]:
     return runs
 
 
-def _add_walls(layout: SceneLayout, rng: np.random.Generator, material: int) -> list:
+def _add_walls(layout: SceneLayout, material: int) -> list:
     boxes = []
     ox, oz = layout.origin
     half_height = layout.height / 2
@@ -228,7 +228,7 @@ def generate_layout(seed: int, kind: str | None = None) -> SceneLayout:
     if layout.has_ceiling:
         ceil_mat = int(rng.choice(WALL_MATERIALS))
         boxes.append(((0.0, layout.height + 0.1, 0.0), (span[0], 0.1, span[1]), 0.0, ceil_mat))
-    boxes += _add_walls(layout, rng, wall_mat)
+    boxes += _add_walls(layout, wall_mat)
     more_boxes, spheres, cylinders = _furniture(layout, rng)
     boxes += more_boxes
     layout.box_centre = np.array([b[0] for b in boxes], dtype=np.float64).reshape(-1, 3)

@@ -109,11 +109,10 @@ def _cylinders(o, d, s: LayoutTensors):
 
 def _first_hits(o: torch.Tensor, d: torch.Tensor, s: LayoutTensors) -> Hits:
     nb, ns, nc = s.counts
-    parts, normals = [], []
+    parts = []
     if nb:
         t, axis, sign = _boxes(o, d, s)
         parts.append(t)
-        normals.append(("box", axis, sign))
     if ns:
         parts.append(_spheres(o, d, s))
     if nc:
