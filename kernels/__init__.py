@@ -1,3 +1,5 @@
-"""kernels: fused ops, each a pure-torch reference plus a Triton fast path (to come)."""
+"""kernels: fused ops, each a pure-torch reference plus a Triton fast path."""
 
-__all__: list[str] = []
+from kernels.splat import SplatResult, splat, splat_ref, splat_triton
+
+__all__: list[str] = ["SplatResult", "splat", "splat_ref", "splat_triton"]

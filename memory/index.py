@@ -1,0 +1,67 @@
+"""Retrieval by pose: the tokens near a camera, and the past frames most relevant to it.
+
+Token queries cost about the number of tokens near the camera: the table is sorted by
+block-major voxel keys, so the blocks meeting the query ball are key ranges found by
+binary search (memory/voxels.py), and only their tokens are touched.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from memory.rig import check_pose
+from memory.store import LatentMemory
+from memory.voxels import block_key_ranges
+
+
+def tokens_near(memory: LatentMemory, centre: torch.Tensor, radius: float) -> torch.Tensor:
+    """Rows (K,) (into memory.tokens() order) of tokens within `radius` metres of `centre` (3,)."""
+    centre = torch.as_tensor(centre, dtype=torch.float32, device=memory.device)
+    if centre.shape != (3,) or not torch.isfinite(centre).all():
+        raise ValueError(f"centre must be a finite (3,) position, got {tuple(centre.shape)}")
+    if not radius > 0:
+        raise ValueError(f"radius must be > 0, got {radius}")
+    starts, stops = block_key_ranges(centre, radius, memory.voxel_size)
+    rows = memory.table.rows_in_key_ranges(starts, stops)
+    positions = memory.table.columns_at(rows, "position")
+    return rows[((positions - centre) ** 2).sum(-1) <= radius * radius]
+
+
+def _rotation_angles(poses: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
+    """Angle (M,) in radians between each pose's rotation and `pose`'s."""
+    relative = pose[:3, :3].T.to(poses.dtype) @ poses[:, :3, :3]  # (M, 3, 3)
+    cos = ((relative.diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2).clamp(-1, 1)
+    return torch.arccos(cos)
+
+
+def nearest_frames(memory: LatentMemory, pose: torch.Tensor, k: int = 5) -> torch.Tensor:
+    """DeepVerse's retrieval: the k past frames nearest by translation, ordered by rotation
+    angle to `pose` (first = the one DeepVerse conditions on). Frame ids (<= k,)."""
+    check_pose(pose)
+    frames = memory.frames()
+    if len(frames["frame_id"]) == 0:
+        return torch.zeros(0, dtype=torch.int64)
+    poses = frames["frame_pose"]
+    distance = (poses[:, :3, 3] - pose[:3, 3].to(poses.dtype)).norm(dim=-1)
+    near = torch.topk(distance, min(k, len(distance)), largest=False).indices
+    order = torch.argsort(_rotation_angles(poses[near], pose), stable=True)
+    return frames["frame_id"][near[order]]
+
+
+def frames_by_overlap(memory: LatentMemory, rows: torch.Tensor, k: int = 5, age_penalty: float = 0.0,
+                      now: float | None = None) -> torch.Tensor:
+    """Past frames ranked by field-of-view overlap with a view: how many of the view's
+    visible tokens (`rows`, e.g. from tokens_near or a warp's winners) each frame last
+    wrote, as a fraction, minus `age_penalty` x age (WorldMem uses 0.2). Frame ids (<= k,)."""
+    if len(rows) == 0:
+        return torch.zeros(0, dtype=torch.int64)
+    contributed = memory.table.columns_at(rows, "frame")
+    ids, counts = torch.unique(contributed, return_counts=True)
+    score = counts.float() / len(rows)
+    if age_penalty:
+        frames = memory.frames()
+        times = dict(zip(frames["frame_id"].tolist(), frames["frame_time"].tolist()))
+        current = max(times.values()) if now is None else now
+        score = score - age_penalty * torch.tensor([current - times[int(i)] for i in ids])
+    order = torch.argsort(score, descending=True, stable=True)[:k]
+    return ids[order].cpu()

@@ -1,0 +1,134 @@
+"""The memory on disk: a Zarr v3 group of immutable segments and an atomic commit record.
+
+    <store>/zarr.json              attrs: format, version, units, voxel_size, channels, ...
+    <store>/segments/<n>/          one flush: key, position, feature, rgb, frame, time,
+                                   weight (token rows), frame_id, frame_pose, frame_time
+    <store>/COMMIT.json            {"segments": [...], "tokens": N, "frames": M}
+
+A flush writes a new segment, then replaces COMMIT.json in one atomic step (rename on
+a local disk; a single PUT on an object store). Readers replay the committed segments
+in order, later rows replacing earlier rows of the same voxel. A process killed at any
+moment leaves the last commit intact; a segment it was writing is not listed and is
+removed the next time the store is opened for writing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import fsspec
+from fsspec.implementations.local import LocalFileSystem
+import numpy as np
+import torch
+import zarr
+from zarr.codecs import ZstdCodec
+
+FORMAT = "worldengine.latent_memory"
+VERSION = 1
+COMMIT = "COMMIT.json"
+_COMPRESSORS = (ZstdCodec(level=3),)
+_TOKEN_CHUNK = 65536
+_DIMENSIONS = {
+    "key": ("token",), "position": ("token", "xyz"), "feature": ("token", "channel"), "rgb": ("token", "rgb"),
+    "frame": ("token",), "time": ("token",), "weight": ("token",),
+    "frame_id": ("frame",), "frame_pose": ("frame", "row4", "col4"), "frame_time": ("frame",),
+}
+
+
+class SegmentLog:
+    """Reads and appends segments of one store (a local path or an fsspec URL)."""
+
+    def __init__(self, url: str, group: zarr.Group):
+        self.url, self.group = url, group
+        self.fs, self.root_path = fsspec.core.url_to_fs(url)
+
+    @classmethod
+    def create(cls, url: str, attrs: dict, overwrite: bool = False) -> "SegmentLog":
+        fs, path = fsspec.core.url_to_fs(url)
+        if fs.exists(path) and fs.ls(path) and not overwrite:
+            raise FileExistsError(f"a store already exists at {url}; open it, or pass overwrite=True")
+        group = zarr.open_group(url, mode="w", zarr_format=3)
+        group.attrs.update({"format": FORMAT, "version": VERSION, **attrs})
+        group.create_group("segments")
+        log = cls(url, group)
+        log.commit([], tokens=0, frames=0)
+        return log
+
+    @classmethod
+    def open(cls, url: str, writable: bool) -> "SegmentLog":
+        fs, path = fsspec.core.url_to_fs(url)
+        if not fs.exists(f"{path}/zarr.json"):
+            raise FileNotFoundError(f"no memory store at {url}")
+        group = zarr.open_group(url, mode="r+" if writable else "r", zarr_format=3)
+        attrs = dict(group.attrs)
+        if attrs.get("format") != FORMAT:
+            raise ValueError(f"{url} is not a latent memory store (format {attrs.get('format')!r})")
+        if attrs.get("version") != VERSION:
+            raise ValueError(f"{url} has memory format version {attrs.get('version')!r}; this code reads version {VERSION}")
+        log = cls(url, group)
+        if writable:
+            log.remove_uncommitted()
+        return log
+
+    @property
+    def attrs(self) -> dict:
+        return dict(self.group.attrs)
+
+    # ---------------------------------------------------------------- commit record
+
+    def read_commit(self) -> dict:
+        with self.fs.open(f"{self.root_path}/{COMMIT}", "r") as handle:
+            return json.load(handle)
+
+    def commit(self, segments: list[str], tokens: int, frames: int) -> None:
+        """Atomically make `segments` the store's contents."""
+        record = json.dumps({"segments": segments, "tokens": tokens, "frames": frames}).encode()
+        target = f"{self.root_path}/{COMMIT}"
+        if isinstance(self.fs, LocalFileSystem):
+            handle, tmp = tempfile.mkstemp(dir=self.root_path, prefix=".commit-")
+            with os.fdopen(handle, "wb") as out:
+                out.write(record)
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(tmp, target)  # atomic on POSIX: readers see the old or the new record
+        else:
+            self.fs.pipe_file(target, record)  # one PUT: object stores replace it atomically
+
+    # ---------------------------------------------------------------- segments
+
+    def next_segment_name(self) -> str:
+        existing = list(self.group["segments"].group_keys())
+        return f"{(max(int(n) for n in existing) + 1) if existing else 0:08d}"
+
+    def write_segment(self, tokens: dict[str, torch.Tensor], frames: dict[str, torch.Tensor]) -> str:
+        name = self.next_segment_name()
+        segment = self.group["segments"].create_group(name)
+        for column, value in {**tokens, **frames}.items():
+            array = value.detach().cpu().numpy()
+            chunks = (min(max(len(array), 1), _TOKEN_CHUNK), *array.shape[1:])
+            out = segment.create_array(column, shape=array.shape, chunks=chunks, dtype=array.dtype,
+                                       dimension_names=_DIMENSIONS[column], compressors=_COMPRESSORS)
+            if len(array):
+                out[...] = array
+        return name
+
+    def read_segment(self, name: str) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+        segment = self.group["segments"][name]
+        tokens = {c: segment[c][...] for c in ("key", "position", "feature", "rgb", "frame", "time", "weight")}
+        frames = {c: segment[c][...] for c in ("frame_id", "frame_pose", "frame_time")}
+        return tokens, frames
+
+    def remove_segments(self, names: list[str]) -> None:
+        for name in names:
+            self.fs.rm(f"{self.root_path}/segments/{name}", recursive=True)
+
+    def remove_uncommitted(self) -> None:
+        committed = set(self.read_commit()["segments"])
+        stale = [n for n in self.group["segments"].group_keys() if n not in committed]
+        if stale:
+            self.remove_segments(stale)
+
+    def nbytes_on_disk(self) -> int:
+        return int(sum(info["size"] for info in self.fs.find(self.root_path, detail=True).values()))

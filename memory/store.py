@@ -1,0 +1,210 @@
+"""LatentMemory: the Zarr-backed 3D store of latent tokens with a hot working set in RAM.
+
+Writes fuse into the in-RAM table at once (a step never waits on disk); every
+`flush_every` frames the changed rows go to a new Zarr segment, written by a
+background thread, and are committed atomically (see persist.py).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import numpy as np
+import torch
+
+from memory.backproject import LatentPoints
+from memory.persist import SegmentLog
+from memory.rig import check_pose
+from memory.table import COLUMNS, TokenTable, empty_columns
+from memory.voxels import voxel_keys
+
+MAX_SEGMENTS = 32  # past this many committed segments, a flush writes one compacted snapshot
+
+
+class LatentMemory:
+    """Voxel-fused latent tokens (position, C-channel feature, preview colour, frame, time)
+    and the poses of every frame written. Use `create` or `open`, and `close` (or `with`)."""
+
+    def __init__(self, log: SegmentLog, device=None, flush_every: int = 16, background: bool = True,
+                 read_only: bool = False):
+        attrs = log.attrs
+        self.log, self.read_only = log, read_only
+        self.channels, self.voxel_size = int(attrs["channels"]), float(attrs["voxel_size"])
+        self.max_weight = float(attrs["max_weight"])
+        self.device = torch.device(device or "cpu")
+        self.flush_every = flush_every
+        self.table = TokenTable(self.channels, self.max_weight, self.device)
+        self._frames = {"frame_id": [], "frame_pose": [], "frame_time": []}
+        self._new_frames = 0  # frames not yet handed to a flush
+        self._segments: list[str] = []
+        self._executor = ThreadPoolExecutor(max_workers=1) if background else None
+        self._pending: Future | None = None
+        self._load()
+
+    # ---------------------------------------------------------------- life cycle
+
+    @classmethod
+    def create(cls, url: str, channels: int, voxel_size: float = 0.1, max_weight: float = 8.0,
+               overwrite: bool = False, **options) -> "LatentMemory":
+        """A new empty store at `url` (a folder path or an fsspec URL)."""
+        if not isinstance(channels, int) or channels <= 0:
+            raise ValueError(f"channels must be a positive int, got {channels!r}")
+        if not voxel_size > 0 or not max_weight >= 1:
+            raise ValueError(f"voxel_size must be > 0 and max_weight >= 1, got {voxel_size} and {max_weight}")
+        attrs = {"channels": channels, "voxel_size": voxel_size, "max_weight": max_weight, "units": "metres",
+                 "fusion": "running mean per voxel, count capped at max_weight; newest frame and time",
+                 "feature_dtype": "float16"}
+        return cls(SegmentLog.create(str(url), attrs, overwrite), **options)
+
+    @classmethod
+    def open(cls, url: str, read_only: bool = False, **options) -> "LatentMemory":
+        """Reopen a store with everything its last commit holds."""
+        return cls(SegmentLog.open(str(url), writable=not read_only), read_only=read_only, **options)
+
+    def __enter__(self) -> "LatentMemory":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if not self.read_only:
+            self.flush(wait=True)
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+
+    def _load(self) -> None:
+        commit = self.log.read_commit()
+        self._segments = list(commit["segments"])
+        parts, frames = [], []
+        for name in self._segments:
+            tokens, frame_part = self.log.read_segment(name)
+            parts.append(tokens)
+            frames.append(frame_part)
+        if parts:
+            merged = {c: torch.from_numpy(np.concatenate([p[c] for p in parts])).to(self.device) for c in COLUMNS}
+            # Later segments replace earlier rows of the same voxel: keep the last occurrence.
+            order = torch.arange(len(merged["key"]), device=self.device)
+            keys, inverse = torch.unique(merged["key"], return_inverse=True)
+            last = torch.zeros(len(keys), dtype=torch.int64, device=self.device).scatter_reduce(
+                0, inverse, order, "amax", include_self=False)
+            self.table.load({c: v[last] for c, v in merged.items()})
+        for part in frames:
+            self._frames["frame_id"] += part["frame_id"].tolist()
+            self._frames["frame_pose"] += list(torch.from_numpy(part["frame_pose"]))
+            self._frames["frame_time"] += part["frame_time"].tolist()
+
+    # ---------------------------------------------------------------- writing
+
+    def write(self, points: LatentPoints, frame_id: int, pose: torch.Tensor, time: float) -> int:
+        """Fuse one frame's points and record its pose; returns how many voxels are new.
+
+        Everything is checked before anything changes: a bad call writes nothing.
+        """
+        if self.read_only:
+            raise PermissionError("this memory was opened read-only")
+        self._check_points(points)
+        check_pose(pose, "pose")
+        if pose.shape != (4, 4):
+            raise ValueError(f"pose must have shape (4, 4), got {tuple(pose.shape)}")
+        if frame_id in set(self._frames["frame_id"]):
+            raise ValueError(f"frame {frame_id} is already in the memory")
+        n = len(points)
+        rows = {
+            "key": voxel_keys(points.positions.to(self.device, torch.float32), self.voxel_size),
+            "position": points.positions.to(self.device, torch.float32),
+            "feature": points.features.to(self.device, torch.float16),
+            "rgb": points.rgb.to(self.device, torch.uint8),
+            "frame": torch.full((n,), int(frame_id), dtype=torch.int64, device=self.device),
+            "time": torch.full((n,), float(time), dtype=torch.float32, device=self.device),
+            "weight": torch.ones(n, dtype=torch.float32, device=self.device),
+        }
+        new = self.table.upsert(rows) if n else 0
+        self._frames["frame_id"].append(int(frame_id))
+        self._frames["frame_pose"].append(pose.detach().to("cpu", torch.float32))
+        self._frames["frame_time"].append(float(time))
+        self._new_frames += 1
+        if self._new_frames >= self.flush_every:
+            self.flush(wait=False)
+        return new
+
+    def _check_points(self, points: LatentPoints) -> None:
+        n = points.positions.shape[0] if points.positions.ndim == 2 else -1
+        shapes_ok = (points.positions.shape == (n, 3) and points.features.shape == (n, self.channels)
+                     and points.rgb.shape == (n, 3))
+        if not shapes_ok:
+            raise ValueError(f"points must be positions (N, 3), features (N, C={self.channels}), rgb (N, 3); got "
+                             f"{tuple(points.positions.shape)}, {tuple(points.features.shape)}, {tuple(points.rgb.shape)}")
+        if not torch.isfinite(points.positions).all() or not torch.isfinite(points.features.float()).all():
+            raise ValueError("points have NaN or infinite positions or features")
+
+    def flush(self, wait: bool = True) -> None:
+        """Hand the rows changed since the last flush to the writer; `wait` for the commit."""
+        if self.read_only:
+            return
+        tokens = self.table.take_dirty()
+        count = self._new_frames
+        frames = {
+            "frame_id": torch.tensor(self._frames["frame_id"][len(self._frames["frame_id"]) - count:], dtype=torch.int64),
+            "frame_pose": torch.stack(self._frames["frame_pose"][len(self._frames["frame_pose"]) - count:])
+            if count else torch.zeros(0, 4, 4),
+            "frame_time": torch.tensor(self._frames["frame_time"][len(self._frames["frame_time"]) - count:], dtype=torch.float32),
+        }
+        self._new_frames = 0
+        if len(tokens["key"]) or count:
+            compact = len(self._segments) >= MAX_SEGMENTS
+            if compact:  # one snapshot of everything replaces all segments
+                tokens = {c: v.clone() for c, v in self.table.columns().items()}
+                frames = self._all_frames()
+            job = (tokens, frames, compact, len(self.table), len(self._frames["frame_id"]))
+            if self._executor is None:
+                self._commit(*job)
+            else:
+                self._wait()
+                self._pending = self._executor.submit(self._commit, *job)
+        if wait:
+            self._wait()
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            self._pending.result()  # re-raises a failed background write here
+            self._pending = None
+
+    def _commit(self, tokens, frames, compact: bool, token_count: int, frame_count: int) -> None:
+        name = self.log.write_segment(tokens, frames)
+        old = self._segments
+        self._segments = [name] if compact else old + [name]
+        self.log.commit(self._segments, tokens=token_count, frames=frame_count)
+        if compact:
+            self.log.remove_segments(old)
+
+    def _all_frames(self) -> dict[str, torch.Tensor]:
+        return {
+            "frame_id": torch.tensor(self._frames["frame_id"], dtype=torch.int64),
+            "frame_pose": torch.stack(self._frames["frame_pose"]) if self._frames["frame_pose"] else torch.zeros(0, 4, 4),
+            "frame_time": torch.tensor(self._frames["frame_time"], dtype=torch.float32),
+        }
+
+    # ---------------------------------------------------------------- reading
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def tokens(self) -> dict[str, torch.Tensor]:
+        """Every token's columns (key, position, feature, rgb, frame, time, weight)."""
+        return self.table.columns()
+
+    def frames(self) -> dict[str, torch.Tensor]:
+        """Ids (M,), poses (M, 4, 4) and times (M,) of every frame written, in order."""
+        return self._all_frames()
+
+    def nbytes_in_ram(self) -> int:
+        columns = self.table.columns()
+        return int(sum(v.numel() * v.element_size() for v in columns.values()))
+
+    def nbytes_on_disk(self) -> int:
+        self._wait()
+        return self.log.nbytes_on_disk()
+
+
+__all__ = ["LatentMemory", "empty_columns"]

@@ -1,0 +1,50 @@
+"""Voxel keys that sort by block: one int64 orders tokens for fusion and range queries.
+
+key = block x | block y | block z (17 bits each, offset) | voxel within the block
+(3 bits per axis, BLOCK = 8 voxels a side). Sorting tokens by key groups each block's
+tokens into one contiguous run, so a spatial query is a few binary searches.
+"""
+
+from __future__ import annotations
+
+import torch
+
+BLOCK = 8  # voxels per block side
+_LOCAL_BITS = 3
+_AXIS_BITS = 17
+_OFFSET = 1 << (_AXIS_BITS - 1)  # blocks from -65536 to 65535 on each axis
+_LOCAL_SPAN = 1 << (3 * _LOCAL_BITS)  # keys per block
+
+
+def voxel_coords(positions: torch.Tensor, voxel_size: float) -> torch.Tensor:
+    """Integer voxel coordinates (N, 3) of positions (N, 3)."""
+    return torch.floor(positions / voxel_size).to(torch.int64)
+
+
+def _pack_blocks(blocks: torch.Tensor) -> torch.Tensor:
+    b = blocks + _OFFSET
+    if (b < 0).any() or (b >= (1 << _AXIS_BITS)).any():
+        raise ValueError(f"positions beyond the memory's extent ({_OFFSET} blocks from the origin on each axis)")
+    return (b[..., 0] << (2 * _AXIS_BITS)) | (b[..., 1] << _AXIS_BITS) | b[..., 2]
+
+
+def voxel_keys(positions: torch.Tensor, voxel_size: float) -> torch.Tensor:
+    """Sortable int64 keys (N,) of the voxels holding positions (N, 3)."""
+    v = voxel_coords(positions, voxel_size)
+    blocks, local = torch.div(v, BLOCK, rounding_mode="floor"), torch.remainder(v, BLOCK)
+    local_index = (local[:, 0] << (2 * _LOCAL_BITS)) | (local[:, 1] << _LOCAL_BITS) | local[:, 2]
+    return (_pack_blocks(blocks) << (3 * _LOCAL_BITS)) | local_index
+
+
+def block_key_ranges(centre: torch.Tensor, radius: float, voxel_size: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Key ranges [start, stop) (K,) of every block whose box meets the ball (centre (3,), radius)."""
+    block_size = voxel_size * BLOCK
+    lo = torch.floor((centre - radius) / block_size).to(torch.int64)
+    hi = torch.floor((centre + radius) / block_size).to(torch.int64)
+    axes = [torch.arange(int(lo[k]), int(hi[k]) + 1, device=centre.device) for k in range(3)]
+    blocks = torch.cartesian_prod(*axes).reshape(-1, 3)  # (K, 3)
+    box_lo = blocks.to(centre.dtype) * block_size
+    nearest = torch.maximum(box_lo, torch.minimum(centre, box_lo + block_size))
+    blocks = blocks[((nearest - centre) ** 2).sum(-1) <= radius * radius]
+    start = _pack_blocks(blocks) << (3 * _LOCAL_BITS)
+    return start, start + _LOCAL_SPAN
