@@ -286,5 +286,15 @@ def preview_png(memory: LatentMemory, pose: torch.Tensor, rotations: torch.Tenso
     return image
 
 
-__all__ = ["CROSS_SLOTS", "ExportedFiles", "F_FACE_ROTATION", "cube_cross", "export_ply", "face_extrinsics",
-           "face_intrinsic", "fill_holes", "preview_png", "trajectory_json"]
+__all__ = [
+    "CROSS_SLOTS",
+    "F_FACE_ROTATION",
+    "ExportedFiles",
+    "cube_cross",
+    "export_ply",
+    "face_extrinsics",
+    "face_intrinsic",
+    "fill_holes",
+    "preview_png",
+    "trajectory_json",
+]

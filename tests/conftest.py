@@ -1,4 +1,4 @@
-"""Kernel tests: run Triton kernels through the interpreter where there is no GPU.
+"""All tests: Triton kernels run through the interpreter where there is no GPU.
 
 TRITON_INTERPRET must be set before triton is imported (``triton.jit`` picks the
 interpreter when a kernel is decorated, i.e. when ``kernels`` is imported). With
