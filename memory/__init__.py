@@ -1,14 +1,19 @@
-"""memory: the Zarr-backed 3D store of latent tokens, pose retrieval and latent warping (to come)."""
+"""memory: the Zarr-backed 3D store of latent tokens, pose retrieval and latent warping.
 
-__all__: list[str] = []
+Knows points, poses and opaque C-channel features; imports no model and no worldengine
+module (the cube's face rotations are handed in by the caller).
+"""
 
-from memory.export import (
-    ExportedFiles,
-    cube_cross,
-    export_ply,
-    fill_holes,
-    preview_png,
-    trajectory_json,
-)
+from memory.backproject import LatentPoints, backproject
+from memory.export import ExportedFiles, cube_cross, export_ply, fill_holes, preview_png, trajectory_json
+from memory.index import frames_by_overlap, nearest_frames, tokens_near
+from memory.store import LatentMemory
+from memory.warp import Warped, warp_memory, warp_points
 
-__all__ += ["ExportedFiles", "cube_cross", "export_ply", "fill_holes", "preview_png", "trajectory_json"]
+__all__ = [
+    "LatentPoints", "backproject",
+    "ExportedFiles", "cube_cross", "export_ply", "fill_holes", "preview_png", "trajectory_json",
+    "frames_by_overlap", "nearest_frames", "tokens_near",
+    "LatentMemory",
+    "Warped", "warp_memory", "warp_points",
+]

@@ -2,7 +2,8 @@
 
 Token queries cost about the number of tokens near the camera: the table is sorted by
 block-major voxel keys, so the blocks meeting the query ball are key ranges found by
-binary search (memory/voxels.py), and only their tokens are touched.
+binary search (memory/voxels.py), and only their tokens are touched. A ball spanning
+more blocks than the memory has tokens is answered by one scan instead.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import torch
 
 from memory.rig import check_pose
 from memory.store import LatentMemory
-from memory.voxels import block_key_ranges
+from memory.voxels import block_count, block_key_ranges
 
 
 def tokens_near(memory: LatentMemory, centre: torch.Tensor, radius: float) -> torch.Tensor:
@@ -21,8 +22,12 @@ def tokens_near(memory: LatentMemory, centre: torch.Tensor, radius: float) -> to
         raise ValueError(f"centre must be a finite (3,) position, got {tuple(centre.shape)}")
     if not radius > 0:
         raise ValueError(f"radius must be > 0, got {radius}")
-    starts, stops = block_key_ranges(centre, radius, memory.voxel_size)
-    rows = memory.table.rows_in_key_ranges(starts, stops)
+    if block_count(centre, radius, memory.voxel_size) > max(len(memory), 1):
+        # A ball spanning more blocks than there are tokens: one scan is cheaper.
+        rows = torch.arange(len(memory), device=memory.device)
+    else:
+        starts, stops = block_key_ranges(centre, radius, memory.voxel_size)
+        rows = memory.table.rows_in_key_ranges(starts, stops)
     positions = memory.table.columns_at(rows, "position")
     return rows[((positions - centre) ** 2).sum(-1) <= radius * radius]
 

@@ -15,7 +15,7 @@ import torch
 from memory.backproject import LatentPoints
 from memory.persist import SegmentLog
 from memory.rig import check_pose
-from memory.table import COLUMNS, TokenTable, empty_columns
+from memory.table import COLUMNS, TokenTable
 from memory.voxels import voxel_keys
 
 MAX_SEGMENTS = 32  # past this many committed segments, a flush writes one compacted snapshot
@@ -207,4 +207,4 @@ class LatentMemory:
         return self.log.nbytes_on_disk()
 
 
-__all__ = ["LatentMemory", "empty_columns"]
+__all__ = ["LatentMemory"]

@@ -36,11 +36,22 @@ def voxel_keys(positions: torch.Tensor, voxel_size: float) -> torch.Tensor:
     return (_pack_blocks(blocks) << (3 * _LOCAL_BITS)) | local_index
 
 
+def _block_span(centre: torch.Tensor, radius: float, voxel_size: float) -> tuple[torch.Tensor, torch.Tensor]:
+    block_size = voxel_size * BLOCK
+    return (torch.floor((centre - radius) / block_size).to(torch.int64),
+            torch.floor((centre + radius) / block_size).to(torch.int64))
+
+
+def block_count(centre: torch.Tensor, radius: float, voxel_size: float) -> int:
+    """How many blocks the box around the ball spans (what block_key_ranges enumerates)."""
+    lo, hi = _block_span(centre, radius, voxel_size)
+    return int(torch.prod(hi - lo + 1))
+
+
 def block_key_ranges(centre: torch.Tensor, radius: float, voxel_size: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Key ranges [start, stop) (K,) of every block whose box meets the ball (centre (3,), radius)."""
     block_size = voxel_size * BLOCK
-    lo = torch.floor((centre - radius) / block_size).to(torch.int64)
-    hi = torch.floor((centre + radius) / block_size).to(torch.int64)
+    lo, hi = _block_span(centre, radius, voxel_size)
     axes = [torch.arange(int(lo[k]), int(hi[k]) + 1, device=centre.device) for k in range(3)]
     blocks = torch.cartesian_prod(*axes).reshape(-1, 3)  # (K, 3)
     box_lo = blocks.to(centre.dtype) * block_size

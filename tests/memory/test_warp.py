@@ -1,0 +1,101 @@
+import pytest
+import torch
+
+from memory.store import LatentMemory
+from memory.warp import warp_memory, warp_points
+from worldengine.cube import cubemap_to_points, face_rotations, project_points
+from worldengine.pose import compose, pose_from_yaw_pitch
+
+R = face_rotations()
+
+
+def _valid_cells(depth, latent):
+    """Latent cells whose block has >= 50% valid depth, as backproject keeps them."""
+    k = depth.shape[-1] // latent
+    return torch.nn.functional.avg_pool2d((depth > 0).float()[:, None], k)[:, 0] >= 0.5
+
+
+def test_same_pose_round_trip_returns_every_cell_its_own_feature(room):
+    pose = room.pose(0)
+    features = torch.randn(1, 6, 8, room.latent, room.latent)
+    points, frame = room.points(pose, 0, features)
+    warped = warp_points(points.positions, points.features, pose, R, room.latent)
+    valid = _valid_cells(frame.depth, room.latent)
+    assert torch.equal(warped.mask, valid) and valid.float().mean() > 0.9
+    assert torch.equal(warped.features.permute(0, 2, 3, 1)[valid], features[0].permute(0, 2, 3, 1)[valid])
+    torch.testing.assert_close(warped.coverage, valid.float().mean(dim=(1, 2)))
+
+
+def test_round_trip_through_the_store(room, tmp_path):
+    # A voxel finer than the cells' spacing keeps every cell its own token.
+    pose = room.pose(1)
+    features = torch.randn(1, 6, 4, room.latent, room.latent).half().float()
+    points, frame = room.points(pose, 0, features)
+    memory = LatentMemory.create(str(tmp_path / "m"), channels=4, voxel_size=0.01)
+    memory.write(points, 0, pose, 0.0)
+    assert len(memory) == len(points)
+    warped, rows = warp_memory(memory, pose, R, room.latent, radius=30.0)
+    valid = _valid_cells(frame.depth, room.latent)
+    assert torch.equal(warped.mask, valid)
+    assert torch.equal(warped.features.permute(0, 2, 3, 1)[valid].float(), features[0].permute(0, 2, 3, 1)[valid])
+
+
+def test_nearby_pose_mask_matches_visibility(room):
+    """Warp the first view's points to a pose 0.5 m away: the warped cells must be cells
+    the ground truth shows to be visible from the first view, at the right depth."""
+    pose_a = room.pose(2)
+    step = pose_from_yaw_pitch(torch.tensor([0.3, 0.0, -0.4]), 0.4, 0.0)
+    pose_b = compose(pose_a, step)
+    assert room.scene.is_free(pose_b[:3, 3].numpy()[None])[0]
+    points, frame_a = room.points(pose_a, 0)
+    latent = room.latent
+    warped = warp_points(points.positions, points.features, pose_b, R, latent)
+
+    # Ground truth at B: each cell's surface point (median depth, as backproject takes it),
+    # seen from A: visible there if A's depth along that direction agrees.
+    points_b, frame_b = room.points(pose_b, 1)
+    cells_b = _valid_cells(frame_b.depth, latent)
+    face, x, y, z = project_points(points_b.positions, pose_a)
+    size = frame_a.depth.shape[-1]
+    col = ((x + 1) / 2 * size).floor().clamp(0, size - 1).long()
+    row = ((y + 1) / 2 * size).floor().clamp(0, size - 1).long()
+    seen_from_a = (frame_a.depth[face, row, col] - z).abs() < 0.1 * z  # 10%: one-pixel lookups on grazing floors
+    visible = torch.zeros_like(cells_b)
+    visible[cells_b] = seen_from_a
+
+    precision = (warped.mask & visible).sum() / warped.mask.sum()
+    recall = (warped.mask & visible).sum() / visible.sum()
+    assert precision > 0.9, precision  # warped cells are cells A really saw
+    assert recall > 0.6, recall  # splatting one point per cell leaves some holes when moving closer
+    depth_b = _cell_depth(frame_b.depth, latent)
+    both = warped.mask & visible
+    relative = ((warped.depth - depth_b).abs() / depth_b)[both]
+    assert relative.median() < 0.1
+
+
+def _cell_depth(depth, latent):
+    k = depth.shape[-1] // latent
+    blocks = depth.reshape(6, latent, k, latent, k).permute(0, 1, 3, 2, 4).reshape(6, latent, latent, k * k)
+    return blocks.median(dim=-1).values
+
+
+def test_points_behind_or_at_the_camera_are_ignored():
+    positions = torch.tensor([[0.0, 0.0, -2.0], [0.0, 0.0, -0.01], [0.0, 0.0, 0.0]])
+    warped = warp_points(positions, torch.ones(3, 1), torch.eye(4), R, 4)
+    assert warped.mask.sum() == 1 and warped.mask[0].sum() == 1  # only the point 2 m ahead, on F
+    assert warped.depth[warped.mask].item() == pytest.approx(2.0)
+
+
+def test_nearest_point_wins():
+    positions = torch.tensor([[0.0, 0.0, -3.0], [0.0, 0.0, -1.0], [0.0, 0.0, -2.0]])
+    warped = warp_points(positions, torch.tensor([[3.0], [1.0], [2.0]]), torch.eye(4), R, 2)
+    assert warped.features[warped.mask.unsqueeze(1).expand_as(warped.features)].tolist() == [1.0]
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="positions must be"):
+        warp_points(torch.zeros(3, 2), torch.zeros(3, 1), torch.eye(4), R, 4)
+    with pytest.raises(ValueError, match="rigid"):
+        warp_points(torch.zeros(3, 3), torch.zeros(3, 1), torch.eye(4) * 3, R, 4)
+    with pytest.raises(ValueError, match="face rotations"):
+        warp_points(torch.zeros(3, 3), torch.zeros(3, 1), torch.eye(4), torch.eye(3), 4)
