@@ -1,7 +1,7 @@
 """Voxel keys that sort by block: one int64 orders tokens for fusion and range queries.
 
 key = block x | block y | block z (17 bits each, offset) | voxel within the block
-(3 bits per axis, BLOCK = 8 voxels a side). Sorting tokens by key groups each block's
+(4 bits per axis, BLOCK = 16 voxels a side; 63 bits in all). Sorting tokens by key groups each block's
 tokens into one contiguous run, so a spatial query is a few binary searches.
 """
 
@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import torch
 
-BLOCK = 8  # voxels per block side
-_LOCAL_BITS = 3
+BLOCK = 16  # voxels per block side
+_LOCAL_BITS = 4
 _AXIS_BITS = 17
 _OFFSET = 1 << (_AXIS_BITS - 1)  # blocks from -65536 to 65535 on each axis
 _LOCAL_SPAN = 1 << (3 * _LOCAL_BITS)  # keys per block

@@ -1,0 +1,223 @@
+"""Latent spatial memory against an explicit RGB point-cloud memory, and query+warp scaling.
+
+Run: python -m benchmarks.memory [--quick]
+
+1. A ground-truth walk (the loop explorer in a procedural scene, S=64 faces) is lifted
+   into two memories: ours (one token per 16x16 latent cell per face, voxel-fused, C=8
+   float16 features) and the baseline the latent memory replaces (every pixel's xyz +
+   rgb appended, as explicit point-cloud caches keep them). Features are an 8-channel
+   descriptor of each 4x4 pixel block (mean RGB, mean disparity, RGB std, depth std):
+   the autoencoder's latents do not exist yet, and memory treats features as opaque, so
+   footprint and speed do not depend on their values.
+   Reported: bytes in RAM and on disk (Zarr, same compression) and the read per step:
+   query the points around the camera and splat them into the six faces, at latent
+   resolution (16) for ours, at pixel resolution (64) for the baseline, which has no
+   spatial index and no fusion (its cost grows with the walk). The baseline's encode
+   step (the autoencoder) is not counted, so its read time is a lower bound.
+2. Query+warp time at 1e4, 1e5 and 1e6 stored tokens: the memory of the walk's first
+   frames (about 1e4 tokens) is copied 1, 10 and 100 times, 100 m apart, so the
+   neighbourhood of the camera is the same while the memory grows; the time should
+   stay flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+import zarr
+from zarr.codecs import ZstdCodec
+
+from benchmarks.common import markdown_table, write_results
+from kernels.splat import splat
+from memory.backproject import LatentPoints, backproject
+from memory.rig import project_to_cells
+from memory.store import LatentMemory
+from memory.warp import warp_memory
+from worldengine.cube import face_rotations
+from worldengine.record import walk
+from worldengine.scenes import ProceduralScene
+
+FACE, LATENT, CHANNELS, RADIUS = 64, 16, 8, 12.0
+SCALES = {"1e4": 10_000, "1e5": 100_000, "1e6": 1_000_000}
+
+
+def cell_descriptor(rgb: torch.Tensor, depth: torch.Tensor) -> torch.Tensor:
+    """(F, S, S, 3) uint8 + (F, S, S) -> (1, F, 8, s, s): block mean RGB, disparity, RGB and depth std."""
+    x = torch.cat([rgb.permute(0, 3, 1, 2).float() / 255, depth[:, None]], dim=1)  # (F, 4, S, S)
+    k = FACE // LATENT
+    mean = torch.nn.functional.avg_pool2d(x, k)
+    std = (torch.nn.functional.avg_pool2d(x * x, k) - mean * mean).clamp_min(0).sqrt()
+    disparity = 1 / mean[:, 3:4].clamp_min(0.1)
+    return torch.cat([mean[:, :3], disparity, std], dim=1)[None]
+
+
+def record_walk(steps: int, seed: int) -> list[dict]:
+    frames: list[dict] = []
+    walk(ProceduralScene(seed), steps, FACE, seed, lambda f: frames.append({k: f[k] for k in ("rgb", "depth", "pose")}))
+    return frames
+
+
+def build_latent(frames: list[dict], url: str) -> LatentMemory:
+    memory = LatentMemory.create(url, channels=CHANNELS)
+    rotations = face_rotations()
+    for k, frame in enumerate(frames):
+        rgb, depth, pose = (torch.from_numpy(frame[n]) for n in ("rgb", "depth", "pose"))
+        points = backproject(cell_descriptor(rgb, depth), depth[None], pose[None], rotations,
+                             torch.tensor([k]), rgb[None])
+        memory.write(points, k, pose, float(k))
+    memory.flush(wait=True)
+    return memory
+
+
+class PointCloudMemory:
+    """The baseline: every pixel with depth appended as xyz float32 + rgb uint8."""
+
+    def __init__(self):
+        self.xyz: list[torch.Tensor] = []
+        self.rgb: list[torch.Tensor] = []
+
+    def write(self, frame: dict) -> None:
+        from worldengine.cube import cubemap_to_points
+
+        depth, pose = torch.from_numpy(frame["depth"]), torch.from_numpy(frame["pose"])
+        points, valid = cubemap_to_points(depth, pose)
+        self.xyz.append(points[valid])
+        self.rgb.append(torch.from_numpy(frame["rgb"])[valid])
+
+    def arrays(self) -> tuple[torch.Tensor, torch.Tensor]:
+        self.xyz, self.rgb = [torch.cat(self.xyz)], [torch.cat(self.rgb)]
+        return self.xyz[0], self.rgb[0]
+
+    def nbytes_in_ram(self) -> int:
+        xyz, rgb = self.arrays()
+        return xyz.numel() * 4 + rgb.numel()
+
+    def nbytes_on_disk(self, url: str) -> int:
+        xyz, rgb = self.arrays()
+        group = zarr.open_group(url, mode="w", zarr_format=3)
+        for name, value in (("xyz", xyz.numpy()), ("rgb", rgb.numpy())):
+            array = group.create_array(name, shape=value.shape, chunks=(65536, 3), dtype=value.dtype,
+                                       compressors=(ZstdCodec(level=3),))
+            array[...] = value
+        return sum(p.stat().st_size for p in Path(url).rglob("*") if p.is_file())
+
+    def read(self, pose: torch.Tensor, rotations: torch.Tensor) -> torch.Tensor:
+        """Points within RADIUS splatted at pixel resolution: (F*S*S, 3) colours."""
+        xyz, rgb = self.arrays()
+        near = ((xyz - pose[:3, 3]) ** 2).sum(-1) <= RADIUS * RADIUS
+        body = (xyz[near] - pose[:3, 3]) @ pose[:3, :3]
+        cell, depth = project_to_cells(body, rotations, FACE)
+        cell = torch.where(depth > 0.05, cell, torch.full_like(cell, -1))
+        return splat(cell, depth.clamp_min(0.05), rgb[near].float(), 6 * FACE * FACE).features
+
+
+def _median_ms(fn, calls: list) -> float:
+    times = []
+    for args in calls:
+        start = time.perf_counter()
+        fn(*args)
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def unit_memory(frames: list[dict], tokens: int, url: str) -> tuple[LatentMemory, int]:
+    """The memory of the walk's first frames, stopped once it holds `tokens` tokens:
+    a coherent piece of the world (not a spatial slice of a bigger one). Returns it and
+    how many frames it took."""
+    memory = LatentMemory.create(url, channels=CHANNELS, background=False)
+    rotations = face_rotations()
+    for k, frame in enumerate(frames):
+        rgb, depth, pose = (torch.from_numpy(frame[n]) for n in ("rgb", "depth", "pose"))
+        points = backproject(cell_descriptor(rgb, depth), depth[None], pose[None], rotations, torch.tensor([k]), rgb[None])
+        memory.write(points, k, pose, float(k))
+        if len(memory) >= tokens:
+            return memory, k + 1
+    return memory, len(frames)
+
+
+def tiled_memory(unit: LatentMemory, copies: int, url: str) -> LatentMemory:
+    """`copies` copies of unit's tokens laid 100 m apart along x (copy 0 in place)."""
+    source = unit.tokens()
+    memory = LatentMemory.create(url, channels=CHANNELS, background=False)
+    offsets = torch.arange(copies, dtype=torch.float32)[:, None, None] * torch.tensor([100.0, 0.0, 0.0])
+    positions = (source["position"][None] + offsets).reshape(-1, 3)  # (copies * N, 3)
+    points = LatentPoints(positions, source["feature"].repeat(copies, 1), source["rgb"].repeat(copies, 1),
+                          source["frame"].repeat(copies))
+    memory.write(points, 0, torch.eye(4), 0.0)
+    return memory
+
+
+def run(steps: int, seed: int, reads: int, workdir: Path, scales: dict[str, int] = SCALES) -> dict[str, Any]:
+    rotations = face_rotations()
+    frames = record_walk(steps, seed)
+    latent = build_latent(frames, str(workdir / "latent.zarr"))
+    baseline = PointCloudMemory()
+    for frame in frames:
+        baseline.write(frame)
+    poses = [torch.from_numpy(f["pose"]) for f in frames[:: max(1, len(frames) // reads)]][:reads]
+    latent_ms = _median_ms(lambda p: warp_memory(latent, p, rotations, LATENT, RADIUS), [(p,) for p in poses])
+    baseline_ms = _median_ms(lambda p: baseline.read(p, rotations), [(p,) for p in poses])
+    figures: dict[str, Any] = {
+        "steps": steps, "scene_seed": seed, "face_size": FACE, "latent_size": LATENT, "channels": CHANNELS,
+        "latent_tokens": len(latent), "rgb_points": int(baseline.arrays()[0].shape[0]),
+        "latent_bytes_ram": latent.nbytes_in_ram(), "rgb_bytes_ram": baseline.nbytes_in_ram(),
+        "latent_bytes_disk": latent.nbytes_on_disk(), "rgb_bytes_disk": baseline.nbytes_on_disk(str(workdir / "rgb.zarr")),
+        "latent_read_ms": latent_ms, "rgb_read_ms": baseline_ms,
+    }
+    figures["footprint_ratio_vs_rgb"] = figures["rgb_bytes_ram"] / figures["latent_bytes_ram"]
+    figures["disk_ratio_vs_rgb"] = figures["rgb_bytes_disk"] / figures["latent_bytes_disk"]
+    figures["read_speedup_vs_rgb"] = baseline_ms / latent_ms
+    labels = list(scales)
+    unit, unit_frames = unit_memory(frames, scales[labels[0]], str(workdir / "unit.zarr"))
+    camera = torch.from_numpy(frames[unit_frames // 2]["pose"])
+    figures["query_warp_ms"], figures["query_warp_tokens"] = {}, {}
+    for label, count in scales.items():
+        memory = tiled_memory(unit, round(count / len(unit)), str(workdir / f"tiled-{label}.zarr"))
+        figures["query_warp_tokens"][label] = len(memory)
+        figures["query_warp_ms"][label] = _median_ms(
+            lambda p: warp_memory(memory, p, rotations, LATENT, RADIUS), [(camera,)] * reads)
+        memory.close()
+    unit.close()
+    figures["query_warp_ratio_largest_vs_smallest"] = figures["query_warp_ms"][labels[-1]] / figures["query_warp_ms"][labels[0]]
+    latent.close()
+    return figures
+
+
+def report(figures: dict[str, Any]) -> str:
+    rows = [
+        ["points / tokens", figures["rgb_points"], figures["latent_tokens"], f"{figures['rgb_points'] / figures['latent_tokens']:.1f}x"],
+        ["bytes in RAM", figures["rgb_bytes_ram"], figures["latent_bytes_ram"], f"{figures['footprint_ratio_vs_rgb']:.1f}x"],
+        ["bytes on disk", figures["rgb_bytes_disk"], figures["latent_bytes_disk"], f"{figures['disk_ratio_vs_rgb']:.1f}x"],
+        ["read (query + splat) ms / step", f"{figures['rgb_read_ms']:.2f}", f"{figures['latent_read_ms']:.2f}",
+         f"{figures['read_speedup_vs_rgb']:.1f}x"],
+    ]
+    table = markdown_table(["after the walk", "RGB point cloud", "latent memory", "RGB / latent"], rows)
+    scale = markdown_table(["stored tokens", "query + warp ms"],
+                           [[figures["query_warp_tokens"][label], f"{ms:.2f}"] for label, ms in figures["query_warp_ms"].items()])
+    return f"{table}\n\n{scale}"
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.memory", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a shorter walk and fewer reads")
+    parser.add_argument("--results-dir", type=Path, default=None, help="where memory.json goes")
+    args = parser.parse_args(argv)
+    steps, reads = (60, 5) if args.quick else (400, 20)
+    with tempfile.TemporaryDirectory() as workdir:
+        figures = run(steps, seed=0, reads=reads, workdir=Path(workdir))
+    command = "python -m benchmarks.memory" + (" --quick" if args.quick else "")
+    print(report(figures))
+    path = write_results("memory", figures, command, args.results_dir)
+    print(f"\nwrote {path} ({command})")
+    return figures
+
+
+if __name__ == "__main__":
+    main()
