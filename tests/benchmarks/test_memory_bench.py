@@ -10,7 +10,7 @@ def test_memory_benchmark_plumbing(tmp_path):
         assert figures[key] > 0
     assert figures["rgb_points"] > figures["latent_tokens"] > 0
     assert set(figures["query_warp_ms"]) == {"small", "large"}
-    assert figures["query_warp_tokens"]["large"] >= 3 * figures["query_warp_tokens"]["small"]
+    assert figures["query_warp_tokens"]["large"] >= 2 * figures["query_warp_tokens"]["small"]  # whole copies of the unit
     path = write_results("memory", figures, "test", tmp_path)
     record = json.loads(path.read_text())
     assert record["figures"]["latent_tokens"] == figures["latent_tokens"] and "machine" in record
