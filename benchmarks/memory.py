@@ -72,7 +72,7 @@ def build_latent(frames: list[dict], url: str) -> LatentMemory:
         points = backproject(cell_descriptor(rgb, depth), depth[None], pose[None], rotations,
                              torch.tensor([k]), rgb[None])
         memory.write(points, k, pose, float(k))
-    memory.flush(wait=True)
+    memory.flush(wait=True, compact=True)  # as close() leaves it: superseded rows dropped
     return memory
 
 

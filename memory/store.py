@@ -37,6 +37,7 @@ class LatentMemory:
         self._frames = {"frame_id": [], "frame_pose": [], "frame_time": []}
         self._new_frames = 0  # frames not yet handed to a flush
         self._segments: list[str] = []
+        self._stored_rows = 0  # token rows in the committed segments, superseded ones included
         self._executor = ThreadPoolExecutor(max_workers=1) if background else None
         self._pending: Future | None = None
         self._load()
@@ -68,8 +69,11 @@ class LatentMemory:
         self.close()
 
     def close(self) -> None:
+        """Flush, and compact the store if superseded rows make up a third of it or more."""
         if not self.read_only:
             self.flush(wait=True)
+            if len(self._segments) > 1 and self._stored_rows > 1.5 * len(self.table):
+                self.flush(wait=True, compact=True)
         if self._executor is not None:
             self._executor.shutdown(wait=True)
 
@@ -79,6 +83,7 @@ class LatentMemory:
         parts, frames = [], []
         for name in self._segments:
             tokens, frame_part = self.log.read_segment(name)
+            self._stored_rows += len(tokens["key"])
             parts.append(tokens)
             frames.append(frame_part)
         if parts:
@@ -138,8 +143,12 @@ class LatentMemory:
         if not torch.isfinite(points.positions).all() or not torch.isfinite(points.features.float()).all():
             raise ValueError("points have NaN or infinite positions or features")
 
-    def flush(self, wait: bool = True) -> None:
-        """Hand the rows changed since the last flush to the writer; `wait` for the commit."""
+    def flush(self, wait: bool = True, compact: bool = False) -> None:
+        """Hand the rows changed since the last flush to the writer; `wait` for the commit.
+
+        compact=True (or past MAX_SEGMENTS segments) writes one snapshot of everything
+        instead, replacing every segment, so rows superseded by later flushes leave the disk.
+        """
         if self.read_only:
             return
         tokens = self.table.take_dirty()
@@ -151,8 +160,8 @@ class LatentMemory:
             "frame_time": torch.tensor(self._frames["frame_time"][len(self._frames["frame_time"]) - count:], dtype=torch.float32),
         }
         self._new_frames = 0
-        if len(tokens["key"]) or count:
-            compact = len(self._segments) >= MAX_SEGMENTS
+        if len(tokens["key"]) or count or compact:
+            compact = compact or len(self._segments) >= MAX_SEGMENTS
             if compact:  # one snapshot of everything replaces all segments
                 tokens = {c: v.clone() for c, v in self.table.columns().items()}
                 frames = self._all_frames()
@@ -174,6 +183,7 @@ class LatentMemory:
         name = self.log.write_segment(tokens, frames)
         old = self._segments
         self._segments = [name] if compact else old + [name]
+        self._stored_rows = len(tokens["key"]) + (0 if compact else self._stored_rows)
         self.log.commit(self._segments, tokens=token_count, frames=frame_count)
         if compact:
             self.log.remove_segments(old)

@@ -130,6 +130,17 @@ def test_compaction_keeps_contents(tmp_path, monkeypatch):
     assert len(os.listdir(tmp_path / "m" / "segments")) <= 4
 
 
+def test_close_compacts_superseded_rows(tmp_path):
+    memory = LatentMemory.create(str(tmp_path / "m"), channels=4, flush_every=1)
+    for k in range(6):  # the same points again and again: every flush rewrites every row
+        memory.write(random_points(400, seed=0, frame=k), k, torch.eye(4), float(k))
+    memory.flush(wait=True)
+    assert len(os.listdir(tmp_path / "m" / "segments")) == 6
+    memory.close()
+    assert len(os.listdir(tmp_path / "m" / "segments")) == 1
+    assert _same_tokens(memory, LatentMemory.open(str(tmp_path / "m"), read_only=True))
+
+
 WRITER = textwrap.dedent("""
     import sys, torch
     from memory.store import LatentMemory
