@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from benchmarks import memory as memory_bench
 from benchmarks.common import RESULTS_DIR, markdown_table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -41,23 +42,13 @@ def render_section(record: dict) -> str:
 
 
 def memory_section(record: dict) -> str:
-    f = record["figures"]
-    rows = [
-        ["points / tokens", f["rgb_points"], f["latent_tokens"], f"{f['rgb_points'] / f['latent_tokens']:.0f}x"],
-        ["bytes in RAM", f["rgb_bytes_ram"], f["latent_bytes_ram"], f"{f['footprint_ratio_vs_rgb']:.1f}x"],
-        ["bytes on disk (Zarr, zstd)", f["rgb_bytes_disk"], f["latent_bytes_disk"], f"{f['disk_ratio_vs_rgb']:.1f}x"],
-        ["read per step: query + splat, ms", f"{f['rgb_read_ms']:.1f}", f"{f['latent_read_ms']:.1f}",
-         f"{f['read_speedup_vs_rgb']:.0f}x"],
-    ]
-    table = markdown_table(["after a %d-step walk" % f["steps"], "RGB point cloud", "latent memory", "ratio"], rows)
-    scale = markdown_table(["stored tokens", "query + warp, ms"],
-                           [[f["query_warp_tokens"][k], f"{ms:.2f}"] for k, ms in f["query_warp_ms"].items()])
+    table, scale = memory_bench.report(record["figures"]).split("\n\n")
     return (f"### Latent memory against an explicit RGB point cloud\n\n{table}\n\n"
             "Mirage reports 55x less memory and 10.57x faster than explicit 3D baselines. Here the "
-            "baseline keeps every pixel (no fusion, no spatial index) and its read does not include "
-            "the encode step an RGB cache needs (no autoencoder yet), so its read time is a lower "
-            "bound; the latent features are an 8-channel stand-in of the autoencoder's latents "
-            "(see benchmarks/memory.py).\n\n"
+            "baseline keeps every pixel (no fusion); its read is timed with the same spatial index "
+            "as ours and scanning the whole cloud, and neither includes the encode step an RGB "
+            "cache needs (no autoencoder yet), so both are lower bounds. The latent features are an "
+            "8-channel stand-in of the autoencoder's latents (see benchmarks/memory.py).\n\n"
             f"Query + warp as the memory grows (same neighbourhood, copies 100 m apart):\n\n{scale}\n\n"
             f"{_provenance(record)}")
 
