@@ -1,0 +1,98 @@
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+
+from worldengine.autoencoder import AutoencoderConfig
+from worldengine.train import AutoencoderTask, TrainConfig, load_autoencoder, train
+from worldengine.train.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS, check_disjoint, check_heldout
+
+SMALL = AutoencoderConfig(face_size=16, widths=(8, 16, 16), latent_channels=4)
+
+
+def _config(steps, **kw):
+    return TrainConfig(steps=steps, batch_size=1, lr=3e-3, warmup=2, checkpoint_every=kw.pop("every", 100), log_every=1, **kw)
+
+
+def test_loss_falls(tmp_path):
+    summary = train(AutoencoderTask(SMALL, 1), tmp_path / "run", _config(60), progress=False)
+    losses = [json.loads(line)["loss"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert summary["finished"] and len(losses) == 60
+    assert sum(losses[-10:]) < 0.6 * sum(losses[:10])
+    for name in ("model.safetensors", "config.json", "state.safetensors", "loss.png", "summary.json"):
+        assert (tmp_path / "run" / name).exists()
+    meta = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert meta["train_seeds"] == [TRAIN_SCENE_SEEDS.start, TRAIN_SCENE_SEEDS.stop]
+    assert meta["heldout_seeds"] == [HELDOUT_SCENE_SEEDS.start, HELDOUT_SCENE_SEEDS.stop]
+    model = load_autoencoder(tmp_path / "run")
+    assert not torch.equal(model.latent_scale, torch.ones(4))  # statistics stored with the weights
+
+
+def test_stopped_run_resumes_to_the_same_state(tmp_path):
+    train(AutoencoderTask(SMALL, 1), tmp_path / "straight", _config(8), progress=False)
+    first = train(AutoencoderTask(SMALL, 1), tmp_path / "resumed", _config(8, every=2), progress=False, stop_after=5)
+    assert not first["finished"] and json.loads((tmp_path / "resumed" / "state.json").read_text())["step"] == 5
+    second = train(AutoencoderTask(SMALL, 1), tmp_path / "resumed", _config(8, every=2), progress=False)
+    assert second["finished"] and second["step"] == 8
+    a = load_file(str(tmp_path / "straight" / "model.safetensors"))
+    b = load_file(str(tmp_path / "resumed" / "model.safetensors"))
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+
+
+def test_two_process_ddp(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", "29517",
+               "-m", "worldengine", "train", "autoencoder", "--size", "tiny", "--out", str(tmp_path / "ddp"),
+               "--steps", "3", "--batch-size", "1", "--no-progress"]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
+    assert summary["world_size"] == 2 and summary["finished"]
+    load_autoencoder(tmp_path / "ddp")
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ckpt") / "run"
+    train(AutoencoderTask(SMALL, 1), out, _config(2), progress=False)
+    return out
+
+
+def test_checkpoint_errors(checkpoint, tmp_path):
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(checkpoint, broken)
+    tensors = load_file(str(broken / "model.safetensors"))
+    name = next(iter(tensors))
+    save_file({k: v for k, v in tensors.items() if k != name}, str(broken / "model.safetensors"))
+    with pytest.raises(ValueError, match="missing"):
+        load_autoencoder(broken)
+    tensors[name] = torch.zeros(3, 3)
+    save_file(tensors, str(broken / "model.safetensors"))
+    with pytest.raises(ValueError, match="mismatched"):
+        load_autoencoder(broken)
+    (broken / "model.safetensors").write_bytes(b"\x80\x04 this is a pickle, not safetensors")
+    with pytest.raises(ValueError, match="not a readable safetensors file"):
+        load_autoencoder(broken)
+    meta = json.loads((checkpoint / "config.json").read_text())
+    meta["config"]["version"] = 7
+    shutil.copy(checkpoint / "model.safetensors", broken / "model.safetensors")
+    (broken / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="version 7"):
+        load_autoencoder(broken)
+    with pytest.raises(FileNotFoundError):
+        load_autoencoder(tmp_path / "nowhere")
+
+
+def test_seed_ranges_are_disjoint():
+    check_disjoint(TRAIN_SCENE_SEEDS, HELDOUT_SCENE_SEEDS)
+    with pytest.raises(ValueError, match="overlap"):
+        check_disjoint(range(0, 10), range(5, 20))
+    with pytest.raises(ValueError, match="training seeds"):
+        check_heldout([3], TRAIN_SCENE_SEEDS)

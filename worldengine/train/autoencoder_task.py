@@ -1,0 +1,72 @@
+"""The autoencoder's training task: batches of cubemaps, reconstruction loss, latent statistics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+from worldengine.autoencoder import AUTOENCODER_SIZES, AutoencoderConfig, CubeAutoencoder, pack_rgbd
+from worldengine.train.data import batches, recorded_cubemaps, rendered_cubemaps
+from worldengine.train.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS, check_disjoint
+
+DEPTH_WEIGHT = 4.0  # the disparity channel is smooth and must be precise (AbsRel target 0.03)
+STAT_BATCHES = 8
+
+
+class AutoencoderTask:
+    kind = "autoencoder"
+
+    def __init__(self, config: AutoencoderConfig, batch_size: int, data: str = "render",
+                 train_seeds: range = TRAIN_SCENE_SEEDS, heldout_seeds: range = HELDOUT_SCENE_SEEDS):
+        check_disjoint(train_seeds, heldout_seeds)
+        self.config, self.batch_size, self.data = config, batch_size, data
+        self.train_seeds, self.heldout_seeds = train_seeds, heldout_seeds
+
+    def build_model(self) -> torch.nn.Module:
+        return CubeAutoencoder(self.config)
+
+    def batches(self, seed: int, rank: int, world_size: int) -> Iterator[dict]:
+        if self.data == "render":
+            stream = rendered_cubemaps(self.train_seeds, self.config.face_size, seed, rank)
+        else:
+            stream = recorded_cubemaps(self.data, seed, rank, world_size)
+        for batch in batches(stream, self.batch_size):
+            yield {"x": pack_rgbd(batch["rgb"], batch["depth"], self.config.near)}
+
+    def loss(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
+        x = batch["x"].to(next(model.parameters()).device)
+        error = (model(x) - x).abs()
+        rgb, depth = error[:, :, :3].mean(), error[:, :, 3].mean()
+        return rgb + DEPTH_WEIGHT * depth, {"loss_rgb": rgb.detach(), "loss_depth": depth.detach()}
+
+    def meta(self) -> dict:
+        return {"kind": self.kind, "config": self.config.to_dict(),
+                "train_seeds": [self.train_seeds.start, self.train_seeds.stop],
+                "heldout_seeds": [self.heldout_seeds.start, self.heldout_seeds.stop], "data": self.data}
+
+    @torch.no_grad()
+    def finish(self, model: CubeAutoencoder, out: Path) -> dict:
+        """Store latent shift and scale from training batches so latents are ~unit variance."""
+        stream = self.batches(seed=12345, rank=0, world_size=1)
+        device = next(model.parameters()).device
+        raw = torch.cat([model.encoder(next(stream)["x"].to(device)) for _ in range(STAT_BATCHES)])
+        model.set_latent_statistics(raw)
+        return {"latent_shift": model.latent_shift.tolist(), "latent_scale": model.latent_scale.tolist()}
+
+
+def load_autoencoder(directory: str | Path, device=None) -> CubeAutoencoder:
+    """A trained autoencoder from a checkpoint folder (safetensors + config.json)."""
+    from worldengine.train.checkpoint import load_state_dict_strict, load_tensors, read_meta
+
+    directory = Path(directory)
+    meta = read_meta(directory)
+    if meta.get("kind") != "autoencoder":
+        raise ValueError(f"{directory} holds a {meta.get('kind')!r} checkpoint, not an autoencoder")
+    model = CubeAutoencoder(AutoencoderConfig.from_dict(meta["config"]))
+    load_state_dict_strict(model, load_tensors(directory / "model.safetensors"), directory)
+    return model.to(device).eval()
+
+
+__all__ = ["AutoencoderTask", "load_autoencoder", "AUTOENCODER_SIZES"]
