@@ -53,7 +53,21 @@ def memory_section(record: dict) -> str:
             f"{_provenance(record)}")
 
 
-SECTIONS = (("render", render_section), ("memory", memory_section))
+def autoencoder_section(record: dict) -> str:
+    f = record["figures"]
+    targets = {"rgb_psnr": (">= 30 dB", f["rgb_psnr"] >= 30), "depth_absrel": ("<= 0.03", f["depth_absrel"] <= 0.03),
+               "seam_ratio": ("<= 1.2", f["seam_ratio"] <= 1.2)}
+    rows = []
+    for key, label in (("rgb_psnr", "RGB PSNR (dB)"), ("rgb_ssim", "RGB SSIM"), ("depth_absrel", "depth AbsRel"),
+                       ("seam_ratio", "seam difference, reconstruction / ground truth"),
+                       ("ms_per_cubemap", "encode + decode, ms per cubemap")):
+        target, met = targets.get(key, ("", None))
+        rows.append([label, f"{f[key]:.3f}", target, "" if met is None else ("met" if met else "missed")])
+    table = markdown_table(["on %d held-out cubemaps" % f["cubemaps"], "value", "target", ""], rows)
+    return f"### RGB-D autoencoder (shipped weights)\n\n{table}\n\n{_provenance(record)}"
+
+
+SECTIONS = (("render", render_section), ("memory", memory_section), ("autoencoder", autoencoder_section))
 
 
 def results_markdown() -> str:

@@ -52,6 +52,7 @@ def test_two_process_ddp(tmp_path):
     result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
+    assert "Trained by: `torchrun --nproc-per-node 2 -m worldengine train autoencoder" in (tmp_path / "ddp" / "RUN.md").read_text()
     assert summary["world_size"] == 2 and summary["finished"]
     load_autoencoder(tmp_path / "ddp")
 

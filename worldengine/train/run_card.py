@@ -1,0 +1,34 @@
+"""A run card beside the weights: the exact command, the data seeds and the log's summary."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+
+def write_run_card(out: Path, command: str) -> Path:
+    """Write `<out>/RUN.md` from config.json, summary.json and log.jsonl (figures from the log)."""
+    out = Path(out)
+    meta = json.loads((out / "config.json").read_text())
+    records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines() if line.strip()]
+    tail = records[-max(1, len(records) // 10):]  # the last tenth of the logged steps
+    losses = {key: statistics.mean(r[key] for r in tail) for key in tail[0] if key.startswith("loss")}
+    lines = [
+        f"# {meta['kind']} run card",
+        "",
+        f"Trained by: `{command}`",
+        "",
+        f"- steps: {meta['step']}, batch {meta['train_config']['batch_size']} per process, "
+        f"peak lr {meta['train_config']['lr']}, seed {meta['train_config']['seed']}",
+        f"- training scene seeds: [{meta['train_seeds'][0]}, {meta['train_seeds'][1]}); "
+        f"held-out seeds: [{meta['heldout_seeds'][0]}, {meta['heldout_seeds'][1]}); data: {meta['data']}",
+        f"- wall time: {records[-1]['seconds'] / 60:.1f} min",
+        "- mean losses over the last tenth of the log: " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items()),
+        "- config: `" + json.dumps(meta["config"]) + "`",
+        "",
+        "Files: model.safetensors (weights and latent statistics), config.json, log.jsonl, loss.png, summary.json.",
+    ]
+    path = out / "RUN.md"
+    path.write_text("\n".join(lines) + "\n")
+    return path
