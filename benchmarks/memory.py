@@ -67,14 +67,22 @@ def record_walk(steps: int, seed: int) -> list[dict]:
     return frames
 
 
-def build_latent(frames: list[dict], url: str) -> LatentMemory:
-    memory = LatentMemory.create(url, channels=CHANNELS)
+def write_frames(memory: LatentMemory, frames: list[dict], stop_at_tokens: int | None = None) -> int:
+    """Lift and write frames in order (until the memory holds `stop_at_tokens`); returns frames written."""
     rotations = face_rotations()
     for k, frame in enumerate(frames):
         rgb, depth, pose = (torch.from_numpy(frame[n]) for n in ("rgb", "depth", "pose"))
         points = backproject(cell_descriptor(rgb, depth), depth[None], pose[None], rotations,
                              torch.tensor([k]), rgb[None])
         memory.write(points, k, pose, float(k))
+        if stop_at_tokens is not None and len(memory) >= stop_at_tokens:
+            return k + 1
+    return len(frames)
+
+
+def build_latent(frames: list[dict], url: str) -> LatentMemory:
+    memory = LatentMemory.create(url, channels=CHANNELS)
+    write_frames(memory, frames)
     memory.flush(wait=True, compact=True)  # as close() leaves it: superseded rows dropped
     return memory
 
@@ -148,14 +156,7 @@ def unit_memory(frames: list[dict], tokens: int, url: str) -> tuple[LatentMemory
     a coherent piece of the world (not a spatial slice of a bigger one). Returns it and
     how many frames it took."""
     memory = LatentMemory.create(url, channels=CHANNELS, background=False)
-    rotations = face_rotations()
-    for k, frame in enumerate(frames):
-        rgb, depth, pose = (torch.from_numpy(frame[n]) for n in ("rgb", "depth", "pose"))
-        points = backproject(cell_descriptor(rgb, depth), depth[None], pose[None], rotations, torch.tensor([k]), rgb[None])
-        memory.write(points, k, pose, float(k))
-        if len(memory) >= tokens:
-            return memory, k + 1
-    return memory, len(frames)
+    return memory, write_frames(memory, frames, stop_at_tokens=tokens)
 
 
 def tiled_memory(unit: LatentMemory, copies: int, url: str) -> LatentMemory:

@@ -35,6 +35,7 @@ class LatentMemory:
         self.flush_every = flush_every
         self.table = TokenTable(self.channels, self.max_weight, self.device)
         self._frames = {"frame_id": [], "frame_pose": [], "frame_time": []}
+        self._frame_ids: set[int] = set()  # for the duplicate check on every write
         self._new_frames = 0  # frames not yet handed to a flush
         self._segments: list[str] = []
         self._stored_rows = 0  # token rows in the committed segments, superseded ones included
@@ -96,6 +97,7 @@ class LatentMemory:
             self.table.load({c: v[last] for c, v in merged.items()})
         for part in frames:
             self._frames["frame_id"] += part["frame_id"].tolist()
+            self._frame_ids.update(part["frame_id"].tolist())
             self._frames["frame_pose"] += list(torch.from_numpy(part["frame_pose"]))
             self._frames["frame_time"] += part["frame_time"].tolist()
 
@@ -112,7 +114,7 @@ class LatentMemory:
         check_pose(pose, "pose")
         if pose.shape != (4, 4):
             raise ValueError(f"pose must have shape (4, 4), got {tuple(pose.shape)}")
-        if frame_id in set(self._frames["frame_id"]):
+        if int(frame_id) in self._frame_ids:
             raise ValueError(f"frame {frame_id} is already in the memory")
         n = len(points)
         rows = {
@@ -126,6 +128,7 @@ class LatentMemory:
         }
         new = self.table.upsert(rows) if n else 0
         self._frames["frame_id"].append(int(frame_id))
+        self._frame_ids.add(int(frame_id))
         self._frames["frame_pose"].append(pose.detach().to("cpu", torch.float32))
         self._frames["frame_time"].append(float(time))
         self._new_frames += 1
@@ -153,12 +156,7 @@ class LatentMemory:
             return
         tokens = self.table.take_dirty()
         count = self._new_frames
-        frames = {
-            "frame_id": torch.tensor(self._frames["frame_id"][len(self._frames["frame_id"]) - count:], dtype=torch.int64),
-            "frame_pose": torch.stack(self._frames["frame_pose"][len(self._frames["frame_pose"]) - count:])
-            if count else torch.zeros(0, 4, 4),
-            "frame_time": torch.tensor(self._frames["frame_time"][len(self._frames["frame_time"]) - count:], dtype=torch.float32),
-        }
+        frames = self._frames_from(len(self._frames["frame_id"]) - count)
         self._new_frames = 0
         if len(tokens["key"]) or count or compact:
             compact = compact or len(self._segments) >= MAX_SEGMENTS
@@ -188,12 +186,17 @@ class LatentMemory:
         if compact:
             self.log.remove_segments(old)
 
-    def _all_frames(self) -> dict[str, torch.Tensor]:
+    def _frames_from(self, start: int) -> dict[str, torch.Tensor]:
+        """Ids (M,), poses (M, 4, 4) and times (M,) of the frames from index `start` on."""
+        poses = self._frames["frame_pose"][start:]
         return {
-            "frame_id": torch.tensor(self._frames["frame_id"], dtype=torch.int64),
-            "frame_pose": torch.stack(self._frames["frame_pose"]) if self._frames["frame_pose"] else torch.zeros(0, 4, 4),
-            "frame_time": torch.tensor(self._frames["frame_time"], dtype=torch.float32),
+            "frame_id": torch.tensor(self._frames["frame_id"][start:], dtype=torch.int64),
+            "frame_pose": torch.stack(poses) if poses else torch.zeros(0, 4, 4),
+            "frame_time": torch.tensor(self._frames["frame_time"][start:], dtype=torch.float32),
         }
+
+    def _all_frames(self) -> dict[str, torch.Tensor]:
+        return self._frames_from(0)
 
     # ---------------------------------------------------------------- reading
 

@@ -49,17 +49,18 @@ def topdown_map(grid: FreeGrid, positions: np.ndarray, scale: int = 4) -> np.nda
     image = np.where(grid.free[..., None], 235, 60).astype(np.uint8).repeat(3, axis=-1)
     image = image.repeat(scale, axis=0).repeat(scale, axis=1)
     rows, cols = image.shape[:2]
+
+    def pixel(x: float, z: float) -> tuple[int, int]:
+        return int((z - grid.origin[1]) / grid.resolution * scale), int((x - grid.origin[0]) / grid.resolution * scale)
+
     count = max(len(positions) - 1, 1)
     for k, (x, _, z) in enumerate(positions):
-        i = int((z - grid.origin[1]) / grid.resolution * scale)
-        j = int((x - grid.origin[0]) / grid.resolution * scale)
+        i, j = pixel(x, z)
         if 0 <= i < rows and 0 <= j < cols:
             t = k / count
             image[max(i - 1, 0):i + 2, max(j - 1, 0):j + 2] = (int(255 * t), 40, int(255 * (1 - t)))
     if len(positions):
-        x, _, z = positions[0]
-        i = int((z - grid.origin[1]) / grid.resolution * scale)
-        j = int((x - grid.origin[0]) / grid.resolution * scale)
+        i, j = pixel(positions[0][0], positions[0][2])
         if 0 <= i < rows and 0 <= j < cols:
             image[max(i - 3, 0):i + 4, max(j - 3, 0):j + 4] = (30, 200, 60)
     return image
