@@ -62,6 +62,15 @@ def _writable_folder(path: str | os.PathLike, suffix: str) -> Path:
     return path
 
 
+def _default_file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+_FILE_MODE = _default_file_mode()
+
+
 def _atomic_write(path: Path, data: bytes) -> Path:
     """Write `data` to a temporary file in `path`'s folder, then move it onto `path`."""
     try:
@@ -73,6 +82,7 @@ def _atomic_write(path: Path, data: bytes) -> Path:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(temp, _FILE_MODE)  # mkstemp makes files private; exports are for reading
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

@@ -92,6 +92,7 @@ class SegmentLog:
                 out.write(record)
                 out.flush()
                 os.fsync(out.fileno())
+            os.chmod(tmp, 0o644)  # mkstemp makes files private; the record is for every reader
             os.replace(tmp, target)  # atomic on POSIX: readers see the old or the new record
         else:
             self.fs.pipe_file(target, record)  # one PUT: object stores replace it atomically

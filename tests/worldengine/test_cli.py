@@ -55,3 +55,21 @@ def test_record_command(tmp_path):
 def test_help(command):
     result = subprocess.run([sys.executable, "-m", "worldengine", *command, "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "usage: worldengine" in result.stdout
+
+
+def test_explore_needs_a_readable_autoencoder(tmp_path, capsys):
+    assert main(["explore", "--steps", "2", "--face-size", "8", "--autoencoder", str(tmp_path / "none"),
+                 "--out", str(tmp_path / "run")]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())
+
+
+def test_explore_writes_the_latent_memory(tmp_path):
+    from memory import LatentMemory
+
+    out = tmp_path / "run"
+    assert main(["explore", "--steps", "6", "--face-size", "16", "--video-height", "32", "--out", str(out), "--no-progress"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    memory = LatentMemory.open(str(out / "memory.zarr"), read_only=True)
+    assert len(memory) == summary["memory_tokens"] > 0 and len(memory.frames()["frame_id"]) == 7
+    assert memory.channels == 8  # the shipped autoencoder's latents

@@ -19,11 +19,14 @@ import numpy as np
 
 from worldengine.coverage import VoxelCoverage
 from worldengine.data import TrajectoryWriter
+from worldengine.memory_writer import DEFAULT_AUTOENCODER, MemoryWriter
 from worldengine.record import walk
 from worldengine.scenes import ProceduralScene
+from worldengine.train import load_autoencoder
 from worldengine.visualize import cube_cross, equirect_image, topdown_map
 
-HELP = "walk a seeded world out and back; write an MP4, the trajectory store, a map and a JSON summary"
+HELP = ("walk a seeded world out and back; write an MP4, the trajectory store, a map, the latent memory "
+        "(Zarr, PLY, preview PNG) and a JSON summary")
 REVISIT_RADIUS = 0.5  # metres: a frame revisits a place if an older frame stood this close
 REVISIT_MIN_GAP = 40  # steps: ... and that frame is at least this much older
 
@@ -35,6 +38,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--video-height", type=int, default=256, help="equirectangular video height (default 256)")
     parser.add_argument("--out", default=None, help="run folder to create (default runs/explore-<time>)")
     parser.add_argument("--backend", default="auto", choices=["auto", "open3d", "torch"], help="ray caster")
+    parser.add_argument("--autoencoder", default=str(DEFAULT_AUTOENCODER),
+                        help="autoencoder checkpoint whose latents fill the run's memory (default: the shipped one)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -65,9 +70,10 @@ def run(args: argparse.Namespace) -> int:
     if args.steps <= 0 or args.face_size <= 0 or args.video_height <= 0:
         raise ValueError("--steps, --face-size and --video-height must be positive")
     scene = ProceduralScene(args.scene_seed)
+    autoencoder = load_autoencoder(args.autoencoder)  # fails before any folder is made
     final, partial = _prepare_out(args.out)
     try:
-        summary = _explore(scene, args, partial)
+        summary = _explore(scene, args, partial, autoencoder)
         partial.rename(final)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)
@@ -77,17 +83,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _explore(scene: ProceduralScene, args: argparse.Namespace, folder: Path) -> dict:
+def _explore(scene: ProceduralScene, args: argparse.Namespace, folder: Path, autoencoder) -> dict:
     writer = TrajectoryWriter(folder / "trajectory.zarr", args.face_size)
     episode = writer.begin_episode({"scene_seed": scene.seed, "scene_kind": scene.layout.kind,
                                     "action_kind": "discrete", "policy": "LoopExplorer"})
     coverage = VoxelCoverage()
+    memory = MemoryWriter(autoencoder, str(folder / "memory.zarr"))
     video = imageio.get_writer(folder / "frames.mp4", fps=10, codec="libx264", quality=7, macro_block_size=16)
     first_frame = {}
 
     def on_frame(frame: dict) -> None:
         episode.add(frame["rgb"], frame["depth"], frame["pose"], frame["action"])
         coverage.update(frame["depth"], frame["pose"])
+        memory.add(frame["rgb"], frame["depth"], frame["pose"], float(memory.frames))
         video.append_data(equirect_image(frame["rgb"], args.video_height))
         first_frame.setdefault("rgb", frame["rgb"])
 
@@ -100,6 +108,7 @@ def _explore(scene: ProceduralScene, args: argparse.Namespace, folder: Path) -> 
     positions = np.array([pose[:3, 3] for pose in rollout.poses])
     imageio.imwrite(folder / "map.png", topdown_map(scene.grid, positions))
     imageio.imwrite(folder / "first_frame_cross.png", cube_cross(first_frame["rgb"]))
+    stored = memory.finish(folder, rollout.poses[-1])
     summary = {
         "world": "ground_truth",
         "scene_seed": scene.seed, "scene_kind": scene.layout.kind, "face_size": args.face_size,
@@ -107,7 +116,9 @@ def _explore(scene: ProceduralScene, args: argparse.Namespace, folder: Path) -> 
         "path_length_m": round(float(np.linalg.norm(np.diff(positions, axis=0), axis=1).sum()), 2),
         "routes": [route["kind"] for route in rollout.routes], "blocked_steps": rollout.blocked,
         "revisit_fraction": round(revisit_fraction(positions), 3), "seen_voxels": len(coverage),
-        "files": ["frames.mp4", "trajectory.zarr", "map.png", "first_frame_cross.png", "summary.json"],
+        "memory_tokens": stored["memory_tokens"], "memory_bytes_on_disk": stored["memory_bytes_on_disk"],
+        "files": ["frames.mp4", "trajectory.zarr", "map.png", "first_frame_cross.png", "memory.zarr",
+                  *stored["memory_files"], "summary.json"],
     }
     (folder / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
