@@ -30,7 +30,6 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-import numpy as np
 import torch
 import zarr
 from zarr.codecs import ZstdCodec
@@ -38,8 +37,9 @@ from zarr.codecs import ZstdCodec
 from benchmarks.common import markdown_table, write_results
 from kernels.splat import splat
 from worldengine.autoencoder import CubeAutoencoder, pack_rgbd
+from worldengine.memory_writer import MemoryWriter
 from worldengine.train import load_autoencoder
-from memory.backproject import LatentPoints, backproject
+from memory.backproject import LatentPoints
 from memory.rig import project_to_cells
 from memory.store import LatentMemory
 from memory.voxels import block_key_ranges, voxel_keys
@@ -72,13 +72,11 @@ def record_walk(steps: int, seed: int) -> list[dict]:
 
 
 def write_frames(memory: LatentMemory, frames: list[dict], stop_at_tokens: int | None = None) -> int:
-    """Lift and write frames in order (until the memory holds `stop_at_tokens`); returns frames written."""
-    rotations = face_rotations()
+    """Encode, lift and write frames in order (until the memory holds `stop_at_tokens`);
+    returns how many frames were written."""
+    writer = MemoryWriter(autoencoder(), memory)
     for k, frame in enumerate(frames):
-        rgb, depth, pose = (torch.from_numpy(frame[n]) for n in ("rgb", "depth", "pose"))
-        points = backproject(encode(rgb, depth), depth[None], pose[None], rotations,
-                             torch.tensor([k]), rgb[None])
-        memory.write(points, k, pose, float(k))
+        writer.add(frame["rgb"], frame["depth"], frame["pose"], float(k))
         if stop_at_tokens is not None and len(memory) >= stop_at_tokens:
             return k + 1
     return len(frames)

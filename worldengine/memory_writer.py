@@ -19,11 +19,14 @@ DEFAULT_AUTOENCODER = Path(__file__).resolve().parents[1] / "checkpoints" / "aut
 
 
 class MemoryWriter:
-    """Writes RGB-D cubemap frames into a LatentMemory at `url` as autoencoder latents."""
+    """Writes RGB-D cubemap frames into a LatentMemory as autoencoder latents."""
 
-    def __init__(self, autoencoder: CubeAutoencoder, url: str):
+    def __init__(self, autoencoder: CubeAutoencoder, memory: LatentMemory):
+        if memory.channels != autoencoder.config.latent_channels:
+            raise ValueError(f"the memory holds {memory.channels} channels, the autoencoder makes "
+                             f"{autoencoder.config.latent_channels}")
         self.autoencoder = autoencoder.eval()
-        self.memory = LatentMemory.create(url, channels=autoencoder.config.latent_channels)
+        self.memory = memory
         self.rotations = face_rotations()
         self.frames = 0
 

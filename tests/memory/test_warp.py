@@ -3,7 +3,7 @@ import torch
 
 from memory.store import LatentMemory
 from memory.warp import warp_memory, warp_points
-from worldengine.cube import cubemap_to_points, face_rotations, project_points
+from worldengine.cube import face_rotations, project_points
 from worldengine.pose import compose, pose_from_yaw_pitch
 
 R = face_rotations()

@@ -17,6 +17,7 @@ from pathlib import Path
 import imageio.v2 as imageio
 import numpy as np
 
+from memory import LatentMemory
 from worldengine.coverage import VoxelCoverage
 from worldengine.data import TrajectoryWriter
 from worldengine.memory_writer import DEFAULT_AUTOENCODER, MemoryWriter
@@ -88,7 +89,8 @@ def _explore(scene: ProceduralScene, args: argparse.Namespace, folder: Path, aut
     episode = writer.begin_episode({"scene_seed": scene.seed, "scene_kind": scene.layout.kind,
                                     "action_kind": "discrete", "policy": "LoopExplorer"})
     coverage = VoxelCoverage()
-    memory = MemoryWriter(autoencoder, str(folder / "memory.zarr"))
+    store = LatentMemory.create(str(folder / "memory.zarr"), channels=autoencoder.config.latent_channels)
+    memory = MemoryWriter(autoencoder, store)
     video = imageio.get_writer(folder / "frames.mp4", fps=10, codec="libx264", quality=7, macro_block_size=16)
     first_frame = {}
 
