@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shlex
 import sys
 from pathlib import Path
@@ -38,8 +37,8 @@ def run(args: argparse.Namespace) -> int:
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                          checkpoint_every=args.checkpoint_every, seed=args.seed, warmup=min(100, args.steps // 10 + 1))
     summary = train(task, Path(args.out), config, progress=not args.no_progress)
-    if summary["finished"] and int(os.environ.get("RANK", "0")) == 0:
-        processes = int(os.environ.get("WORLD_SIZE", "1"))
+    if summary["finished"] and summary["rank"] == 0:
+        processes = summary["world_size"]
         launcher = f"torchrun --nproc-per-node {processes} -m worldengine" if processes > 1 else "worldengine"
         write_run_card(Path(args.out), f"{launcher} " + " ".join(shlex.quote(a) for a in sys.argv[1:]))
     print(json.dumps(summary, indent=2))

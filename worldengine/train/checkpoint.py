@@ -2,10 +2,11 @@
 
     <dir>/model.safetensors   model parameters and buffers (never pickled)
     <dir>/config.json         {"kind", "config", "train_seeds", "heldout_seeds", ...}
-    <dir>/state.safetensors   optimizer tensors; <dir>/state.json its other fields, step, RNG
+    <dir>/state.safetensors   optimizer tensors; <dir>/state.json its other fields and the step
 
-Each file is written to a temporary name and renamed, so a stopped run leaves either the
-old checkpoint or the new one.
+Each file is written to a temporary name and renamed, so no file is ever half-written;
+config.json and state.json both record the step, so a stop between the files of one
+checkpoint is caught on resume instead of mixing two steps.
 """
 
 from __future__ import annotations

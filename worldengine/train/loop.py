@@ -22,7 +22,14 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from worldengine.train.checkpoint import load_state, load_state_dict_strict, load_tensors, save_model, save_state
+from worldengine.train.checkpoint import (
+    load_state,
+    load_state_dict_strict,
+    load_tensors,
+    read_meta,
+    save_model,
+    save_state,
+)
 from worldengine.train.plot import plot_loss_curve
 
 
@@ -99,6 +106,9 @@ def train(task: Task, out: Path, config: TrainConfig, progress: bool = True,
     if (out / "state.json").exists():  # resume
         load_state_dict_strict(model, load_tensors(out / "model.safetensors"), out)
         step = int(load_state(out, optimizer)["step"])
+        if read_meta(out).get("step") != step:  # a stop between the two writes of a checkpoint
+            raise ValueError(f"checkpoint {out} is inconsistent: weights of step {read_meta(out).get('step')}, "
+                             f"optimizer state of step {step}")
     wrapped = DistributedDataParallel(model) if env.world_size > 1 else model
     stream = task.batches(config.seed, env.rank, env.world_size)
     _skip(stream, step)  # the data stream is a pure function of the seed: replay to where we were
@@ -125,10 +135,10 @@ def train(task: Task, out: Path, config: TrainConfig, progress: bool = True,
             with log_path.open("a") as handle:
                 handle.write(json.dumps(record) + "\n")
             bar.set_postfix(loss=f"{record['loss']:.4f}")
-        if env.main and (step % config.checkpoint_every == 0 or step == config.steps or step == last):
-            _checkpoint(task, model, optimizer, out, step, config)
+        if env.main and step < config.steps and (step % config.checkpoint_every == 0 or step == last):
+            _checkpoint(task, model, optimizer, out, step, config)  # the final one is written below
     bar.close()
-    summary = {"step": step, "finished": step >= config.steps, "world_size": env.world_size}
+    summary = {"step": step, "finished": step >= config.steps, "world_size": env.world_size, "rank": env.rank}
     if env.main and step >= config.steps:
         summary.update(task.finish(model, out))
         _checkpoint(task, model, optimizer, out, step, config)

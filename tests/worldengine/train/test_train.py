@@ -97,3 +97,12 @@ def test_seed_ranges_are_disjoint():
         check_disjoint(range(0, 10), range(5, 20))
     with pytest.raises(ValueError, match="training seeds"):
         check_heldout([3], TRAIN_SCENE_SEEDS)
+
+
+def test_resume_refuses_a_checkpoint_torn_between_its_files(tmp_path):
+    train(AutoencoderTask(SMALL, 1), tmp_path / "run", _config(6, every=2), progress=False, stop_after=2)
+    meta = json.loads((tmp_path / "run" / "config.json").read_text())
+    meta["step"] = 4  # weights written for a later step than the optimizer state
+    (tmp_path / "run" / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="inconsistent"):
+        train(AutoencoderTask(SMALL, 1), tmp_path / "run", _config(6, every=2), progress=False)
