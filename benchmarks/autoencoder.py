@@ -24,9 +24,9 @@ import torch
 
 from benchmarks.common import markdown_table, write_results
 from worldengine.autoencoder import CubeAutoencoder, pack_rgbd, unpack_rgbd
-from worldengine.cube import pad_faces
 from worldengine.pose import pose_from_yaw_pitch
 from worldengine.scenes import ProceduralScene, render_cubemaps
+from worldengine.seams import seam_difference
 from worldengine.train import HELDOUT_SCENE_SEEDS, load_autoencoder
 from worldengine.train.seeds import check_heldout
 
@@ -44,19 +44,6 @@ def heldout_cubemaps(count: int, face_size: int, seeds: Sequence[int]) -> list[d
         frame = render_cubemaps(scene, pose, face_size)
         views.append({"rgb": frame.rgb[None], "depth": frame.depth[None]})
     return views
-
-
-def seam_difference(rgb: torch.Tensor) -> float:
-    """Mean |difference| between each face's border pixels and the neighbour's pixels across
-    the edge, over all 12 edges (both sides), for rgb (B, F, 3, S, S) in [0, 1]."""
-    padded = pad_faces(rgb, 1, "copy")
-    diffs = [
-        (padded[..., 0, 1:-1] - padded[..., 1, 1:-1]).abs(),  # top
-        (padded[..., -1, 1:-1] - padded[..., -2, 1:-1]).abs(),  # bottom
-        (padded[..., 1:-1, 0] - padded[..., 1:-1, 1]).abs(),  # left
-        (padded[..., 1:-1, -1] - padded[..., 1:-1, -2]).abs(),  # right
-    ]
-    return float(torch.stack([d.mean() for d in diffs]).mean())
 
 
 def evaluate(model: CubeAutoencoder, views: list[dict]) -> dict[str, float]:

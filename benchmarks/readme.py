@@ -67,7 +67,18 @@ def autoencoder_section(record: dict) -> str:
     return f"### RGB-D autoencoder (shipped weights)\n\n{table}\n\n{_provenance(record)}"
 
 
-SECTIONS = (("render", render_section), ("memory", memory_section), ("autoencoder", autoencoder_section))
+def generator_section(record: dict) -> str:
+    from benchmarks.generator import report
+
+    return (f"### CubeDiT generator (shipped weights)\n\n{report(record['figures'])}\n\n"
+            "PSNR is over the six RGB faces at 64 px against the ground-truth render; the memory holds every "
+            "earlier frame of the walk, encoded and written as the engine writes it; the history is the previous "
+            "two frames' encoded latents.\n\n"
+            f"{_provenance(record)}")
+
+
+SECTIONS = (("render", render_section), ("memory", memory_section), ("autoencoder", autoencoder_section),
+            ("generator", generator_section))
 
 
 def results_markdown() -> str:

@@ -24,7 +24,7 @@ class LatentPoints:
         return self.positions.shape[0]
 
 
-def _block_depth(depth: torch.Tensor, size: int) -> torch.Tensor:
+def block_depth(depth: torch.Tensor, size: int) -> torch.Tensor:
     """Depth (T, F, S, S) -> one depth per latent cell (T, F, s, s), 0 where unreliable.
 
     A cell takes the median of its block's valid pixels (robust at depth edges, where a
@@ -76,7 +76,7 @@ def backproject(features: torch.Tensor, depth: torch.Tensor, poses: torch.Tensor
     check_pose(poses, "poses")
     if frame_ids.shape != (t,):
         raise ValueError(f"frame_ids must have shape (T={t},), got {tuple(frame_ids.shape)}")
-    cell_depth = _block_depth(depth.to(torch.float32), size)  # (T, F, s, s)
+    cell_depth = block_depth(depth.to(torch.float32), size)  # (T, F, s, s)
     rays = cell_rays(rotations.to(torch.float32), size)  # (F, s, s, 3)
     body = cell_depth[..., None] * rays  # (T, F, s, s, 3)
     world = torch.einsum("tij,tfhwj->tfhwi", poses[:, :3, :3].float(), body) + poses[:, None, None, None, :3, 3].float()

@@ -33,6 +33,7 @@ __all__ = [
     "continuous_space",
     "action_space",
     "decode_action",
+    "action_rates",
 ]
 
 ActionKind = Literal["discrete", "continuous"]
@@ -222,3 +223,12 @@ def decode_action(action, kind: ActionKind = "discrete", config: MotionConfig | 
     if kind == "discrete":
         return _decode_discrete(action, config)
     return _decode_continuous(action, config)
+
+
+def action_rates(action, kind: ActionKind = "discrete", config: MotionConfig | None = None) -> np.ndarray:
+    """Any action as the 4 rates (forward, strafe_right, yaw_left, pitch_up) in [-1, 1]:
+    the generator's action input, the same for discrete and continuous agents."""
+    config = config or MotionConfig()
+    motion = decode_action(action, kind, config)
+    return np.array([motion.forward_m / config.move_step, motion.right_m / config.move_step,
+                     motion.yaw_rad / config.turn_step_rad, motion.pitch_rad / config.look_step_rad], dtype=np.float32)

@@ -9,31 +9,69 @@ import sys
 from pathlib import Path
 
 from worldengine.autoencoder import AUTOENCODER_SIZES
+from worldengine.model import MODEL_SIZES
 from worldengine.train import AutoencoderTask, TrainConfig, train
 from worldengine.train.run_card import write_run_card
 
-HELP = "train a model: `worldengine train autoencoder --out DIR` (torchrun --nproc-per-node N ... for DDP)"
+HELP = ("train a model: `worldengine train autoencoder --out DIR` or `worldengine train generator --out DIR` "
+        "(torchrun --nproc-per-node N ... for DDP)")
+DEFAULT_AUTOENCODER = Path(__file__).resolve().parents[2] / "checkpoints" / "autoencoder"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", choices=["autoencoder"], help="which model to train")
+    parser.add_argument("model", choices=["autoencoder", "generator"], help="which model to train")
     parser.add_argument("--out", required=True, help="checkpoint folder (a run there is resumed)")
-    parser.add_argument("--size", default="default", choices=sorted(AUTOENCODER_SIZES), help="named model size")
-    parser.add_argument("--data", default="render", help="'render' (seeded scenes on the fly) or a trajectory store")
+    parser.add_argument("--size", default="default", help=f"named model size: autoencoder {sorted(AUTOENCODER_SIZES)}, "
+                                                          f"generator {sorted(MODEL_SIZES)}")
+    parser.add_argument("--data", default=None, help="autoencoder: 'render' (default) or a trajectory store; "
+                                                     "generator: a latent store (default OUT/data/latents.zarr, built if missing)")
     parser.add_argument("--steps", type=int, default=4000, help="optimiser steps (default 4000)")
-    parser.add_argument("--batch-size", type=int, default=2, help="cubemaps per step and process (default 2)")
+    parser.add_argument("--batch-size", type=int, default=2, help="samples per step and process (default 2)")
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
     parser.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights and data stream")
+    parser.add_argument("--autoencoder", default=str(DEFAULT_AUTOENCODER), help="generator: the frozen autoencoder")
+    parser.add_argument("--scenes", type=int, default=48, help="generator: training scenes walked and encoded (seeds 0..N-1)")
+    parser.add_argument("--walk-steps", type=int, default=150, help="generator: explorer steps per scene walk")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def _sizes(model: str) -> dict:
+    return AUTOENCODER_SIZES if model == "autoencoder" else MODEL_SIZES
+
+
+def _task(args: argparse.Namespace):
+    if args.model == "autoencoder":
+        data = args.data or "render"
+        if data != "render" and not Path(data).exists():
+            raise FileNotFoundError(f"trajectory store not found: {data}")
+        return AutoencoderTask(AUTOENCODER_SIZES[args.size], args.batch_size, data)
+    from worldengine.train import load_autoencoder
+    from worldengine.train.generator_task import GeneratorTask
+    from worldengine.train.latent_data import autoencoder_digest, build_latent_store
+    from worldengine.train.seeds import TRAIN_SCENE_SEEDS
+
+    if args.scenes <= 0 or args.walk_steps <= 0:
+        raise ValueError("--scenes and --walk-steps must be positive")
+    autoencoder = load_autoencoder(args.autoencoder)
+    data = Path(args.data) if args.data else Path(args.out) / "data" / "latents.zarr"
+    seeds = [TRAIN_SCENE_SEEDS[i] for i in range(args.scenes)]
+    build_latent_store(data, seeds, args.walk_steps, autoencoder, progress=not args.no_progress)
+    config = MODEL_SIZES[args.size]
+    if config.latent_channels != autoencoder.config.latent_channels or \
+            config.latent_size * autoencoder.config.stride != autoencoder.config.face_size:
+        raise ValueError(f"generator size {args.size!r} does not fit the autoencoder's latents "
+                         f"({autoencoder.config.latent_channels} channels, side "
+                         f"{autoencoder.config.face_size // autoencoder.config.stride})")
+    return GeneratorTask(config, args.batch_size, data, autoencoder_digest(autoencoder))
 
 
 def run(args: argparse.Namespace) -> int:
     if args.steps <= 0 or args.batch_size <= 0:
         raise ValueError("--steps and --batch-size must be positive")
-    if args.data != "render" and not Path(args.data).exists():
-        raise FileNotFoundError(f"trajectory store not found: {args.data}")
-    task = AutoencoderTask(AUTOENCODER_SIZES[args.size], args.batch_size, args.data)
+    if args.size not in _sizes(args.model):
+        raise ValueError(f"unknown {args.model} size {args.size!r}; choose from {sorted(_sizes(args.model))}")
+    task = _task(args)
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                          checkpoint_every=args.checkpoint_every, seed=args.seed, warmup=min(100, args.steps // 10 + 1))
     summary = train(task, Path(args.out), config, progress=not args.no_progress)

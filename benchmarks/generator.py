@@ -1,0 +1,206 @@
+"""Quality and speed of the shipped CubeDiT generator on held-out scenes.
+
+Run: python -m benchmarks.generator [--quick] [--checkpoint DIR]
+
+Held-out scene seeds (checked against the training range) are walked by the loop
+explorer; every ground-truth frame is encoded by the shipped autoencoder and written,
+in order, into a real LatentMemory store (as the engine does). For target frames whose
+memory coverage (mean warped-mask over the six faces) is >= 90%, one window is generated
+from the memory warped to the target pose, the previous two frames' latents (history)
+and the action, and compared with the ground truth:
+
+- ae_psnr: the autoencoder's own reconstruction of the target (the ceiling);
+- psnr_memory / psnr_memory_joint: generated, sequential / joint mode;
+- psnr_no_memory / psnr_no_memory_joint: the same views with the memory switched off;
+- psnr_warped_memory: the warped memory decoded as it is (zeros where empty);
+- depth_absrel: generated depth (sequential) on pixels the ground truth sees as surface;
+- seam_ratio_*: seam difference (worldengine.seams) of the generated cube over that of
+  the ground truth (1.0 = seams no more visible than in the real cube).
+
+Speed: one window (T = 1, six faces, batch 1) from context to decoded RGB-D, median ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from benchmarks.common import markdown_table, write_results
+from memory import LatentMemory, backproject, warp_memory
+from worldengine.cube import face_rotations
+from worldengine.generate import CubeGenerator, WindowContext
+from worldengine.flow import SamplerConfig
+from worldengine.scenes import ProceduralScene
+from worldengine.seams import seam_difference
+from worldengine.train import HELDOUT_SCENE_SEEDS, load_autoencoder
+from worldengine.train.generator_data import memory_input
+from worldengine.train.generator_task import load_generator
+from worldengine.train.latent_data import LatentEpisode, encode_walk
+from worldengine.train.seeds import check_heldout
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "generator"
+DEFAULT_AUTOENCODER = ROOT / "checkpoints" / "autoencoder"
+MIN_COVERAGE = 0.9
+
+
+def psnr(rgb: torch.Tensor, truth: torch.Tensor) -> float:
+    return float(10 * torch.log10(1 / ((rgb - truth) ** 2).mean()))
+
+
+def absrel(depth: torch.Tensor, truth: torch.Tensor) -> float:
+    surface = truth > 0
+    return float(((depth - truth).abs() / truth.clamp_min(1e-6))[surface].mean())
+
+
+def covered_windows(episode: LatentEpisode, history: int, store: Path) -> list[WindowContext]:
+    """Contexts of the episode's frames whose memory (all earlier frames, written into a
+    real store in order) covers >= MIN_COVERAGE of the view, with their frame indices."""
+    rotations = face_rotations()
+    memory = LatentMemory.create(str(store), channels=episode.latents.shape[2])
+    contexts = []
+    size = episode.latents.shape[-1]
+    for i in range(len(episode)):
+        if i >= history:
+            warped, _ = warp_memory(memory, episode.poses[i], rotations, size)
+            if warped.coverage.mean() >= MIN_COVERAGE:
+                previous = list(range(i - history, i))
+                contexts.append((i, WindowContext(
+                    pose=episode.poses[i][None], memory=memory_input(warped.features, warped.mask)[None],
+                    history=episode.latents[previous].float()[None], history_poses=episode.poses[previous][None],
+                    history_present=torch.ones(1, history, dtype=torch.bool), action=episode.rates[i][None])))
+        points = backproject(episode.latents[i:i + 1].float(), episode.cell_depth[i:i + 1], episode.poses[i:i + 1],
+                             rotations, torch.tensor([i]))
+        memory.write(points, i, episode.poses[i], float(i))
+    memory.close()
+    return contexts
+
+
+def evaluate(generator: CubeGenerator, episodes: list[LatentEpisode], max_views: int) -> dict[str, float]:
+    ae = generator.autoencoder
+    rows: dict[str, list[float]] = {}
+    seams = {"gt": [], "sequential": [], "joint": [], "sequential_unblended": []}
+    views = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        per_episode = max(1, max_views // len(episodes))
+        for e, episode in enumerate(episodes):
+            contexts = covered_windows(episode, generator.model.config.history, Path(tmp) / f"m{e}.zarr")
+            stride = max(1, len(contexts) // per_episode)
+            for i, context in contexts[::stride][:per_episode]:
+                truth = episode.rgb[i].float() / 255
+                gen = torch.Generator().manual_seed(i)
+                out = {}
+                for mode in ("sequential", "joint"):
+                    window = generator.generate(context, mode, gen)
+                    bare = replace_memory(context)
+                    out[mode] = window
+                    rows.setdefault(f"psnr_memory_{mode}", []).append(psnr(window.rgb[0], truth))
+                    rows.setdefault(f"psnr_no_memory_{mode}", []).append(
+                        psnr(generator.generate(bare, mode, gen).rgb[0], truth))
+                    rows.setdefault(f"depth_absrel_{mode}", []).append(absrel(window.depth[0], episode.depth[i]))
+                    seams[mode].append(seam_difference(window.rgb.permute(0, 1, 4, 2, 3)))
+                with torch.no_grad():
+                    raw = ae.decode(out["sequential"].latents)
+                seams["sequential_unblended"].append(seam_difference(((raw[:, :, :3] + 1) / 2).clamp(0, 1)))
+                seams["gt"].append(seam_difference(truth[None].permute(0, 1, 4, 2, 3)))
+                rgb_ae, depth_ae = generator.decode(episode.latents[i].float()[None])
+                rows.setdefault("ae_psnr", []).append(psnr(rgb_ae[0], truth))
+                rows.setdefault("ae_depth_absrel", []).append(absrel(depth_ae[0], episode.depth[i]))
+                c = ae.config.latent_channels
+                warped = context.memory[:, :, :c]
+                rows.setdefault("psnr_warped_memory", []).append(psnr(generator.decode(warped)[0][0], truth))
+                rows.setdefault("coverage", []).append(float(context.coverage.mean()))
+                views += 1
+    figures = {key: statistics.mean(values) for key, values in rows.items()}
+    gt = statistics.mean(seams["gt"])
+    figures.update({
+        "views": views,
+        "psnr_memory": figures["psnr_memory_sequential"], "psnr_no_memory": figures["psnr_no_memory_sequential"],
+        "depth_absrel": figures["depth_absrel_sequential"],
+        "seam_ratio_sequential": statistics.mean(seams["sequential"]) / gt,
+        "seam_ratio_joint": statistics.mean(seams["joint"]) / gt,
+        "seam_ratio_sequential_unblended": statistics.mean(seams["sequential_unblended"]) / gt,
+    })
+    figures["memory_gain_db"] = figures["psnr_memory"] - figures["psnr_no_memory"]
+    figures["gap_to_ae_db"] = figures["ae_psnr"] - figures["psnr_memory"]
+    return figures
+
+
+def replace_memory(context: WindowContext) -> WindowContext:
+    """The same window with the memory switched off."""
+    return WindowContext(context.pose, torch.zeros_like(context.memory), context.history, context.history_poses,
+                         context.history_present, context.action)
+
+
+def time_window(generator: CubeGenerator, context: WindowContext, mode: str, repeats: int) -> float:
+    generator.generate(context, mode)  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        generator.generate(context, mode)
+        times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.generator", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="2 scenes x 40 steps, 8 views (plumbing check)")
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="generator checkpoint folder")
+    parser.add_argument("--autoencoder", type=Path, default=DEFAULT_AUTOENCODER, help="autoencoder checkpoint folder")
+    parser.add_argument("--steps", type=int, default=4, help="sampler steps (default 4)")
+    parser.add_argument("--results-dir", type=Path, default=None, help="where generator.json goes")
+    args = parser.parse_args(argv)
+    torch.manual_seed(0)
+    autoencoder = load_autoencoder(args.autoencoder)
+    generator = CubeGenerator(load_generator(args.checkpoint), autoencoder, SamplerConfig(steps=args.steps))
+    scenes, walk_steps, max_views = (2, 40, 8) if args.quick else (8, 120, 48)
+    seeds = list(HELDOUT_SCENE_SEEDS)[:scenes]
+    check_heldout(seeds)
+    episodes = [encode_walk(ProceduralScene(seed), walk_steps, autoencoder, seed, keep_pixels=True) for seed in seeds]
+    figures = evaluate(generator, episodes, max_views)
+    _, context = covered_windows(episodes[0], generator.model.config.history, Path(tempfile.mkdtemp()) / "t.zarr")[0]
+    repeats = 3 if args.quick else 10
+    figures.update({
+        "ms_joint": time_window(generator, context, "joint", repeats),
+        "ms_sequential": time_window(generator, context, "sequential", repeats),
+        "sampler_steps": args.steps, "sampler": generator.sampler.method, "heldout_seeds": seeds,
+        "walk_steps": walk_steps, "parameters": generator.model.num_parameters(),
+        "checkpoint": str(args.checkpoint.resolve().relative_to(ROOT)) if args.checkpoint.resolve().is_relative_to(ROOT)
+        else str(args.checkpoint),
+    })
+    print(report(figures))
+    command = "python -m benchmarks.generator" + (" --quick" if args.quick else "")
+    path = write_results("generator", figures, command, args.results_dir)
+    print(f"\nwrote {path} ({command})")
+    return figures
+
+
+def report(f: dict) -> str:
+    rows = [
+        ["autoencoder reconstruction PSNR (ceiling)", f"{f['ae_psnr']:.2f} dB", ""],
+        ["generated PSNR, memory on (sequential / joint)", f"{f['psnr_memory']:.2f} / {f['psnr_memory_joint']:.2f} dB",
+         f"within 2 dB of the ceiling: {'met' if f['gap_to_ae_db'] <= 2 else 'missed'} (gap {f['gap_to_ae_db']:.2f})"],
+        ["generated PSNR, memory off (sequential / joint)",
+         f"{f['psnr_no_memory']:.2f} / {f['psnr_no_memory_joint']:.2f} dB",
+         f"memory adds >= 5 dB: {'met' if f['memory_gain_db'] >= 5 else 'missed'} ({f['memory_gain_db']:.2f})"],
+        ["warped memory decoded as is", f"{f['psnr_warped_memory']:.2f} dB", ""],
+        ["depth AbsRel, generated (autoencoder)", f"{f['depth_absrel']:.3f} ({f['ae_depth_absrel']:.3f})", ""],
+        ["seam ratio sequential / joint (before blending)",
+         f"{f['seam_ratio_sequential']:.2f} / {f['seam_ratio_joint']:.2f} ({f['seam_ratio_sequential_unblended']:.2f})",
+         f"<= 1.2: {'met' if max(f['seam_ratio_sequential'], f['seam_ratio_joint']) <= 1.2 else 'missed'}"],
+        [f"ms per window, joint ({f['sampler_steps']} {f['sampler']} steps)", f"{f['ms_joint']:.0f}",
+         f"<= 250: {'met' if f['ms_joint'] <= 250 else 'missed'}"],
+        [f"ms per window, sequential ({f['sampler_steps']} steps per face)", f"{f['ms_sequential']:.0f}",
+         f"<= 1000: {'met' if f['ms_sequential'] <= 1000 else 'missed'}"],
+    ]
+    return markdown_table([f"{f['views']} held-out views, coverage >= 90%", "value", "target"], rows)
+
+
+if __name__ == "__main__":
+    main()
