@@ -18,6 +18,7 @@ and the action, and compared with the ground truth:
   the ground truth (1.0 = seams no more visible than in the real cube).
 
 Speed: one window (T = 1, six faces, batch 1) from context to decoded RGB-D, median ms.
+The full run also copies its JSON beside the weights (CHECKPOINT/evaluation.json).
 """
 
 from __future__ import annotations
@@ -177,6 +178,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     print(report(figures))
     command = "python -m benchmarks.generator" + (" --quick" if args.quick else "")
     path = write_results("generator", figures, command, args.results_dir)
+    if not args.quick:  # the evaluation summary travels with the weights it measured
+        (args.checkpoint / "evaluation.json").write_text(path.read_text())
     print(f"\nwrote {path} ({command})")
     return figures
 

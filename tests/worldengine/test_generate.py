@@ -73,17 +73,28 @@ def test_bad_context_is_named(generator):
         generator.generate(context(), "parallel")
 
 
-def test_blend_closes_seams_and_leaves_the_interior():
-    x = torch.rand(2, 6, 3, 32, 32)
-    y = blend_seams(x, width=4)
-    assert seam_difference(y) < 0.25 * seam_difference(x)
-    assert torch.equal(y[..., 4:-4, 4:-4], x[..., 4:-4, 4:-4])
+def _smooth_cube(size: int = 32) -> torch.Tensor:
+    """A cube sampled from one smooth function of direction: no seams, (1, F, 3, S, S)."""
+    from worldengine.cube import face_rays
+    rays = torch.nn.functional.normalize(face_rays(size), dim=-1)  # (F, S, S, 3)
+    return (0.5 + 0.5 * rays.permute(0, 3, 1, 2))[None]
+
+
+def test_blend_removes_a_seam_and_keeps_the_natural_gradient():
+    smooth = _smooth_cube()
+    offsets = torch.tensor([0.2, -0.1, 0.15, -0.2, 0.1, -0.15]).view(1, 6, 1, 1, 1)
+    seamy = smooth + offsets  # each face shifted: a step at every edge
+    assert seam_difference(seamy) > 3 * seam_difference(smooth)
+    blended = blend_seams(seamy, width=4)
+    assert seam_difference(blended) < 0.15 * seam_difference(seamy)  # most of the step is gone
+    assert torch.equal(blended[..., 4:-4, 4:-4], seamy[..., 4:-4, 4:-4])  # the interior is untouched
 
 
 def test_blend_keeps_a_seamless_cube():
-    """A cube sampled from one smooth function of direction has (almost) no seams to close."""
-    from worldengine.cube import face_rays
-    rays = torch.nn.functional.normalize(face_rays(32), dim=-1)  # (F, S, S, 3)
-    smooth = (0.5 + 0.5 * rays.permute(0, 3, 1, 2))[None]  # (1, F, 3, S, S)
-    y = blend_seams(smooth, width=4)
-    assert (y - smooth).abs().max() < 0.05
+    smooth = _smooth_cube()
+    assert (blend_seams(smooth, width=4) - smooth).abs().max() < 0.01
+
+
+def test_blend_width_is_checked():
+    with pytest.raises(ValueError, match="blend width"):
+        blend_seams(torch.zeros(1, 6, 3, 8, 8), width=5)
