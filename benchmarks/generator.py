@@ -12,6 +12,8 @@ and the action, and compared with the ground truth:
 - ae_psnr: the autoencoder's own reconstruction of the target (the ceiling);
 - psnr_memory / psnr_memory_joint: generated, sequential / joint mode;
 - psnr_no_memory / psnr_no_memory_joint: the same views with the memory switched off;
+- psnr_memory_no_history / psnr_no_memory_no_history: sequential, history switched off
+  too (as after a jump, or a revisit the recent frames do not see): the memory alone;
 - psnr_warped_memory: the warped memory decoded as it is (zeros where empty);
 - depth_absrel: generated depth (sequential) on pixels the ground truth sees as surface;
 - seam_ratio_*: seam difference (worldengine.seams) of the generated cube over that of
@@ -83,11 +85,13 @@ def covered_windows(episode: LatentEpisode, history: int, store: Path) -> list[W
     return contexts
 
 
-def evaluate(generator: CubeGenerator, episodes: list[LatentEpisode], max_views: int) -> dict[str, float]:
+def evaluate(generator: CubeGenerator, episodes: list[LatentEpisode],
+             max_views: int) -> tuple[dict[str, float], WindowContext]:
+    """Quality figures over up to `max_views` covered views, and one of the views (for timing)."""
     ae = generator.autoencoder
     rows: dict[str, list[float]] = {}
     seams = {"gt": [], "sequential": [], "joint": [], "sequential_unblended": []}
-    views = 0
+    views, first = 0, None
     with tempfile.TemporaryDirectory() as tmp:
         per_episode = max(1, max_views // len(episodes))
         for e, episode in enumerate(episodes):
@@ -99,13 +103,16 @@ def evaluate(generator: CubeGenerator, episodes: list[LatentEpisode], max_views:
                 out = {}
                 for mode in ("sequential", "joint"):
                     window = generator.generate(context, mode, gen)
-                    bare = replace_memory(context)
+                    bare = without(context, memory=True)
                     out[mode] = window
                     rows.setdefault(f"psnr_memory_{mode}", []).append(psnr(window.rgb[0], truth))
                     rows.setdefault(f"psnr_no_memory_{mode}", []).append(
                         psnr(generator.generate(bare, mode, gen).rgb[0], truth))
                     rows.setdefault(f"depth_absrel_{mode}", []).append(absrel(window.depth[0], episode.depth[i]))
                     seams[mode].append(seam_difference(window.rgb.permute(0, 1, 4, 2, 3)))
+                for name, blind in (("psnr_memory_no_history", without(context, history=True)),
+                                    ("psnr_no_memory_no_history", without(context, memory=True, history=True))):
+                    rows.setdefault(name, []).append(psnr(generator.generate(blind, "sequential", gen).rgb[0], truth))
                 with torch.no_grad():
                     raw = ae.decode(out["sequential"].latents)
                 seams["sequential_unblended"].append(seam_difference(((raw[:, :, :3] + 1) / 2).clamp(0, 1)))
@@ -118,6 +125,9 @@ def evaluate(generator: CubeGenerator, episodes: list[LatentEpisode], max_views:
                 rows.setdefault("psnr_warped_memory", []).append(psnr(generator.decode(warped)[0][0], truth))
                 rows.setdefault("coverage", []).append(float(context.coverage.mean()))
                 views += 1
+                first = first or context
+    if first is None:
+        raise ValueError(f"no view of the {len(episodes)} episodes has memory coverage >= {MIN_COVERAGE}")
     figures = {key: statistics.mean(values) for key, values in rows.items()}
     gt = statistics.mean(seams["gt"])
     figures.update({
@@ -130,13 +140,15 @@ def evaluate(generator: CubeGenerator, episodes: list[LatentEpisode], max_views:
     })
     figures["memory_gain_db"] = figures["psnr_memory"] - figures["psnr_no_memory"]
     figures["gap_to_ae_db"] = figures["ae_psnr"] - figures["psnr_memory"]
-    return figures
+    return figures, first
 
 
-def replace_memory(context: WindowContext) -> WindowContext:
-    """The same window with the memory switched off."""
-    return WindowContext(context.pose, torch.zeros_like(context.memory), context.history, context.history_poses,
-                         context.history_present, context.action)
+def without(context: WindowContext, memory: bool = False, history: bool = False) -> WindowContext:
+    """The same window with the memory and/or the history switched off."""
+    return WindowContext(context.pose, torch.zeros_like(context.memory) if memory else context.memory,
+                         context.history, context.history_poses,
+                         torch.zeros_like(context.history_present) if history else context.history_present,
+                         context.action)
 
 
 def time_window(generator: CubeGenerator, context: WindowContext, mode: str, repeats: int) -> float:
@@ -164,8 +176,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     seeds = list(HELDOUT_SCENE_SEEDS)[:scenes]
     check_heldout(seeds)
     episodes = [encode_walk(ProceduralScene(seed), walk_steps, autoencoder, seed, keep_pixels=True) for seed in seeds]
-    figures = evaluate(generator, episodes, max_views)
-    _, context = covered_windows(episodes[0], generator.model.config.history, Path(tempfile.mkdtemp()) / "t.zarr")[0]
+    figures, context = evaluate(generator, episodes, max_views)
     repeats = 3 if args.quick else 10
     figures.update({
         "ms_joint": time_window(generator, context, "joint", repeats),
@@ -192,6 +203,9 @@ def report(f: dict) -> str:
         ["generated PSNR, memory off (sequential / joint)",
          f"{f['psnr_no_memory']:.2f} / {f['psnr_no_memory_joint']:.2f} dB",
          f"memory adds >= 5 dB: {'met' if f['memory_gain_db'] >= 5 else 'missed'} ({f['memory_gain_db']:.2f})"],
+        ["history off too: memory on / off (sequential)",
+         f"{f['psnr_memory_no_history']:.2f} / {f['psnr_no_memory_no_history']:.2f} dB",
+         f"memory adds {f['psnr_memory_no_history'] - f['psnr_no_memory_no_history']:.2f} dB"],
         ["warped memory decoded as is", f"{f['psnr_warped_memory']:.2f} dB", ""],
         ["depth AbsRel, generated (autoencoder)", f"{f['depth_absrel']:.3f} ({f['ae_depth_absrel']:.3f})", ""],
         ["seam ratio sequential / joint (before blending)",

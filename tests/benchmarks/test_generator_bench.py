@@ -20,9 +20,10 @@ def test_evaluate_plumbing(monkeypatch, tmp_path):
                               SamplerConfig(steps=1))
     episode = encode_walk(ProceduralScene(1_000_000), 6, ae, 1_000_000, keep_pixels=True)
     monkeypatch.setattr(bench, "MIN_COVERAGE", 0.0)  # random latents: take any view
-    figures = bench.evaluate(generator, [episode], max_views=2)
+    figures, context = bench.evaluate(generator, [episode], max_views=2)
+    assert context.memory.shape == (1, 6, 5, 16, 16)
     assert figures["views"] == 2
-    for key in ("ae_psnr", "psnr_memory", "psnr_no_memory", "psnr_memory_joint", "depth_absrel",
+    for key in ("ae_psnr", "psnr_memory", "psnr_no_memory", "psnr_memory_joint", "depth_absrel", "psnr_memory_no_history",
                 "seam_ratio_joint", "seam_ratio_sequential", "psnr_warped_memory"):
         assert math.isfinite(figures[key]), key
     # an untrained CubeDiT returns the warped memory itself

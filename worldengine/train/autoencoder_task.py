@@ -58,15 +58,9 @@ class AutoencoderTask:
 
 def load_autoencoder(directory: str | Path, device=None) -> CubeAutoencoder:
     """A trained autoencoder from a checkpoint folder (safetensors + config.json)."""
-    from worldengine.train.checkpoint import load_state_dict_strict, load_tensors, read_meta
+    from worldengine.train.checkpoint import load_model
 
-    directory = Path(directory)
-    meta = read_meta(directory)
-    if meta.get("kind") != "autoencoder":
-        raise ValueError(f"{directory} holds a {meta.get('kind')!r} checkpoint, not an autoencoder")
-    model = CubeAutoencoder(AutoencoderConfig.from_dict(meta["config"]))
-    load_state_dict_strict(model, load_tensors(directory / "model.safetensors"), directory)
-    return model.to(device).eval()
+    return load_model(directory, "autoencoder", lambda c: CubeAutoencoder(AutoencoderConfig.from_dict(c)), device)
 
 
 __all__ = ["AutoencoderTask", "load_autoencoder", "AUTOENCODER_SIZES"]

@@ -92,3 +92,15 @@ def load_state(directory: Path, optimizer: torch.optim.Optimizer) -> dict:
         state.setdefault(int(index), {})[name] = value
     optimizer.load_state_dict({"state": state, "param_groups": plain["param_groups"]})
     return saved
+
+
+def load_model(directory: str | Path, kind: str, build, device=None) -> torch.nn.Module:
+    """A trained model of `kind` from a checkpoint folder: `build(config dict)` makes the
+    module, the safetensors weights fill it (strictly), and it comes back in eval mode."""
+    directory = Path(directory)
+    meta = read_meta(directory)
+    if meta.get("kind") != kind:
+        raise ValueError(f"{directory} holds a {meta.get('kind')!r} checkpoint, not a {kind}")
+    model = build(meta["config"])
+    load_state_dict_strict(model, load_tensors(directory / "model.safetensors"), directory)
+    return model.to(device).eval()

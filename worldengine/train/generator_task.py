@@ -79,18 +79,6 @@ class GeneratorTask:
 
 def load_generator(directory: str | Path, device=None) -> CubeDiT:
     """A trained CubeDiT from a checkpoint folder (safetensors + config.json)."""
-    from worldengine.train.checkpoint import load_state_dict_strict, load_tensors, read_meta
+    from worldengine.train.checkpoint import load_model
 
-    directory = Path(directory)
-    meta = read_meta(directory)
-    if meta.get("kind") != "generator":
-        raise ValueError(f"{directory} holds a {meta.get('kind')!r} checkpoint, not a generator")
-    model = CubeDiT(CubeDiTConfig.from_dict(meta["config"]))
-    load_state_dict_strict(model, load_tensors(directory / "model.safetensors"), directory)
-    return model.to(device).eval()
-
-
-def generator_meta(directory: str | Path) -> dict:
-    from worldengine.train.checkpoint import read_meta
-
-    return read_meta(Path(directory))
+    return load_model(directory, "generator", lambda c: CubeDiT(CubeDiTConfig.from_dict(c)), device)
