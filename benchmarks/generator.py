@@ -38,6 +38,7 @@ from benchmarks.common import markdown_table, write_results
 from memory import LatentMemory, backproject, warp_memory
 from worldengine.cube import face_rotations
 from worldengine.generate import CubeGenerator, WindowContext
+from worldengine.model import CubeDiTConfig
 from worldengine.flow import SamplerConfig
 from worldengine.scenes import ProceduralScene
 from worldengine.seams import seam_difference
@@ -62,11 +63,12 @@ def absrel(depth: torch.Tensor, truth: torch.Tensor) -> float:
     return float(((depth - truth).abs() / truth.clamp_min(1e-6))[surface].mean())
 
 
-def covered_windows(episode: LatentEpisode, history: int, store: Path) -> list[WindowContext]:
+def covered_windows(episode: LatentEpisode, config: CubeDiTConfig, store: Path) -> list[tuple[int, WindowContext]]:
     """Contexts of the episode's frames whose memory (all earlier frames, written into a
     real store in order) covers >= MIN_COVERAGE of the view, with their frame indices."""
     rotations = face_rotations()
     memory = LatentMemory.create(str(store), channels=episode.latents.shape[2])
+    history = config.history
     contexts = []
     size = episode.latents.shape[-1]
     for i in range(len(episode)):
@@ -75,7 +77,7 @@ def covered_windows(episode: LatentEpisode, history: int, store: Path) -> list[W
             if warped.coverage.mean() >= MIN_COVERAGE:
                 previous = list(range(i - history, i))
                 contexts.append((i, WindowContext(
-                    pose=episode.poses[i][None], memory=memory_input(warped.features, warped.mask)[None],
+                    pose=episode.poses[i][None], memory=memory_input(warped, config)[None],
                     history=episode.latents[previous].float()[None], history_poses=episode.poses[previous][None],
                     history_present=torch.ones(1, history, dtype=torch.bool), action=episode.rates[i][None])))
         points = backproject(episode.latents[i:i + 1].float(), episode.cell_depth[i:i + 1], episode.poses[i:i + 1],
@@ -95,7 +97,7 @@ def evaluate(generator: CubeGenerator, episodes: list[LatentEpisode],
     with tempfile.TemporaryDirectory() as tmp:
         per_episode = max(1, max_views // len(episodes))
         for e, episode in enumerate(episodes):
-            contexts = covered_windows(episode, generator.model.config.history, Path(tmp) / f"m{e}.zarr")
+            contexts = covered_windows(episode, generator.model.config, Path(tmp) / f"m{e}.zarr")
             stride = max(1, len(contexts) // per_episode)
             for i, context in contexts[::stride][:per_episode]:
                 truth = episode.rgb[i].float() / 255
@@ -121,7 +123,7 @@ def evaluate(generator: CubeGenerator, episodes: list[LatentEpisode],
                 rows.setdefault("ae_psnr", []).append(psnr(rgb_ae[0], truth))
                 rows.setdefault("ae_depth_absrel", []).append(absrel(depth_ae[0], episode.depth[i]))
                 c = ae.config.latent_channels
-                warped = context.memory[:, :, :c]
+                warped = context.memory[:, :, :c] * context.memory[:, :, -1:]
                 rows.setdefault("psnr_warped_memory", []).append(psnr(generator.decode(warped)[0][0], truth))
                 rows.setdefault("coverage", []).append(float(context.coverage.mean()))
                 views += 1

@@ -29,8 +29,9 @@ MODES = ("sequential", "joint")
 @dataclass
 class WindowContext:
     """What conditions a window (T = 1), batched over B worlds (K = H history frames):
-    pose (B, 4, 4) where the window is; memory (B, F, C + 1, s, s) warped features
-    (zero where empty) + mask; history (B, K, F, C, s, s) latents, oldest first, with
+    pose (B, 4, 4) where the window is; memory (B, F, M, s, s) warped features (zero
+    where empty), warped disparity if the model takes it, mask last (`memory_input`);
+    history (B, K, F, C, s, s) latents, oldest first, with
     history_poses (B, K, 4, 4) and history_present (B, K) bool; action (B, 4) rates."""
 
     pose: torch.Tensor
@@ -71,7 +72,7 @@ class CubeGenerator:
     def _check(self, context: WindowContext) -> None:
         cfg = self.model.config
         b, c, s, k = context.pose.shape[0], cfg.latent_channels, cfg.latent_size, cfg.history
-        expected = {"pose": (b, 4, 4), "memory": (b, NUM_FACES, c + 1, s, s), "history": (b, k, NUM_FACES, c, s, s),
+        expected = {"pose": (b, 4, 4), "memory": (b, NUM_FACES, cfg.memory_channels, s, s), "history": (b, k, NUM_FACES, c, s, s),
                     "history_poses": (b, k, 4, 4), "history_present": (b, k), "action": (b, cfg.action_dim)}
         for name, shape in expected.items():
             got = tuple(getattr(context, name).shape)

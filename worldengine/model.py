@@ -58,6 +58,7 @@ class CubeDiTConfig:
     band: int = 64
     face_id: bool = True
     action_dim: int = 4
+    memory_depth: bool = False  # the memory also hands in the warped z-depth (as disparity)
 
     def __post_init__(self):
         if self.version != CONFIG_VERSION:
@@ -75,8 +76,13 @@ class CubeDiTConfig:
         return self.latent_size // self.patch
 
     @property
+    def memory_channels(self) -> int:
+        """Warped features C, then the warped disparity if memory_depth, then the mask (last)."""
+        return self.latent_channels + int(self.memory_depth) + 1
+
+    @property
     def in_channels(self) -> int:
-        return 2 * self.latent_channels + 1 + RAY_CHANNELS
+        return self.latent_channels + self.memory_channels + RAY_CHANNELS
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -92,7 +98,7 @@ class CubeDiTConfig:
 MODEL_SIZES = {
     "tiny": CubeDiTConfig(width=32, depth=1, heads=2),
     "small": CubeDiTConfig(width=64, depth=2, heads=2),
-    "default": CubeDiTConfig(),
+    "default": CubeDiTConfig(memory_depth=True),
 }
 
 
@@ -101,8 +107,8 @@ class DiTInput:
     """One batch for CubeDiT (F = 6 faces, T = window frames, K = H * T history frames):
 
     current (B, T, F, C, s, s) latents (noisy where generated); roles (B, F) GENERATED,
-    CONTEXT or ABSENT per current face; memory (B, T, F, C + 1, s, s) warped features +
-    mask; current_rays (B, T, F, 6, s, s); history (B, K, F, C, s, s) oldest first;
+    CONTEXT or ABSENT per current face; memory (B, T, F, M, s, s) warped features
+    (+ disparity), mask last (M = config.memory_channels); current_rays (B, T, F, 6, s, s); history (B, K, F, C, s, s) oldest first;
     history_rays (B, K, F, 6, s, s); history_present (B, K) bool; time (B,) flow time in
     [0, 1]; action (B, 4) rates; action_present (B,) bool (False = unconditional).
     """
@@ -123,7 +129,7 @@ class DiTInput:
         c, s, k = config.latent_channels, config.latent_size, config.history * config.window
         expected = {
             "current": (b, config.window, NUM_FACES, c, s, s), "roles": (b, NUM_FACES),
-            "memory": (b, t, NUM_FACES, c + 1, s, s), "current_rays": (b, t, NUM_FACES, RAY_CHANNELS, s, s),
+            "memory": (b, t, NUM_FACES, config.memory_channels, s, s), "current_rays": (b, t, NUM_FACES, RAY_CHANNELS, s, s),
             "history": (b, k, NUM_FACES, c, s, s), "history_rays": (b, k, NUM_FACES, RAY_CHANNELS, s, s),
             "history_present": (b, k), "time": (b,), "action": (b, config.action_dim), "action_present": (b,),
         }
@@ -319,4 +325,4 @@ class CubeDiT(nn.Module):
         residual = rearrange(full, "b (t f h w) (c p q) -> b t f c (h p) (w q)",
                              t=cfg.window, f=NUM_FACES, h=n, w=n, p=p, q=p)
         c = cfg.latent_channels
-        return inp.memory[:, :, :, :c] * inp.memory[:, :, :, c:] + residual
+        return inp.memory[:, :, :, :c] * inp.memory[:, :, :, -1:] + residual

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from kernels.attention import ABSENT, CONTEXT, GENERATED
-from memory import backproject, warp_points
+from memory import Warped, backproject, warp_points
 from memory.table import reduce_duplicates
 from memory.voxels import voxel_keys
 from worldengine.cube import NUM_FACES, face_rotations
@@ -28,6 +28,7 @@ from worldengine.plucker import plucker_rays
 from worldengine.train.latent_data import LatentEpisode
 
 VOXEL_SIZE = 0.1  # metres, as the engine's memory
+DISPARITY_NEAR = 0.25  # metres: warped disparity near / z is 1 at this depth or closer
 
 
 @dataclass(frozen=True)
@@ -43,26 +44,32 @@ class WindowSampling:
 
 
 def fused_memory_warp(latents: torch.Tensor, cell_depth: torch.Tensor, poses: torch.Tensor,
-                      target: torch.Tensor, voxel_size: float = VOXEL_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
+                      target: torch.Tensor, voxel_size: float = VOXEL_SIZE) -> Warped:
     """Frames' latents (K, F, C, s, s) lifted by cell_depth (K, F, s, s) at poses (K, 4, 4),
     fused per voxel (weighted mean, as the memory's token table does) and warped into the
-    target pose (4, 4). Returns features (F, C, s, s) and mask (F, s, s) bool."""
+    target pose (4, 4)."""
     rotations = face_rotations()
     size = latents.shape[-1]
     points = backproject(latents.float(), cell_depth.float(), poses.float(), rotations, torch.arange(len(latents)))
-    if len(points) == 0:
-        return torch.zeros(latents.shape[1:]), torch.zeros(latents.shape[1], size, size, dtype=torch.bool)
+    if len(points) == 0:  # nothing with depth: an empty warp
+        f, c = latents.shape[1:3]
+        empty = torch.zeros(f, size, size)
+        return Warped(torch.zeros(f, c, size, size), empty.bool(), empty, torch.zeros(f), empty.long() - 1)
     n = len(points)
     fused = reduce_duplicates({"key": voxel_keys(points.positions, voxel_size), "position": points.positions,
                                "feature": points.features, "rgb": points.rgb, "frame": points.frame,
                                "time": torch.zeros(n), "weight": torch.ones(n)})
-    warped = warp_points(fused["position"], fused["feature"].float(), target.float(), rotations, size)
-    return warped.features, warped.mask
+    return warp_points(fused["position"], fused["feature"].float(), target.float(), rotations, size)
 
 
-def memory_input(features: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Warped features (F, C, s, s) and mask (F, s, s) -> model memory channels (F, C + 1, s, s)."""
-    return torch.cat([features.float() * mask[:, None], mask[:, None].float()], dim=1)
+def memory_input(warped: Warped, config: CubeDiTConfig) -> torch.Tensor:
+    """A warp -> the model's memory channels (F, M, s, s): features (zero where empty), the
+    warped disparity near / z (0 where empty) if the model takes it, the mask last."""
+    mask = warped.mask[:, None].float()
+    parts = [warped.features.float() * mask]
+    if config.memory_depth:
+        parts.append(torch.where(warped.mask, DISPARITY_NEAR / warped.depth.clamp_min(DISPARITY_NEAR), 0.0)[:, None])
+    return torch.cat(parts + [mask], dim=1)
 
 
 def nearest_earlier(poses: torch.Tensor, index: int, count: int) -> torch.Tensor:
@@ -93,12 +100,11 @@ def window_sample(episode: LatentEpisode, index: int, config: CubeDiTConfig, sam
     previous = [max(index - h + j, 0) for j in range(h)]  # oldest first
     length = int(rng.choice(len(sampling.history_lengths), p=np.asarray(sampling.history_lengths)))
     present = torch.tensor([j >= h - length and index - h + j >= 0 for j in range(h)])
-    memory = torch.zeros(NUM_FACES, config.latent_channels + 1, size, size)
+    memory = torch.zeros(NUM_FACES, config.memory_channels, size, size)
     if index > 0 and rng.random() >= sampling.memory_dropout:
         frames = nearest_earlier(episode.poses, index, sampling.memory_frames)
-        features, mask = fused_memory_warp(episode.latents[frames], episode.cell_depth[frames],
-                                           episode.poses[frames], target)
-        memory = memory_input(features, mask)
+        memory = memory_input(fused_memory_warp(episode.latents[frames], episode.cell_depth[frames],
+                                                episode.poses[frames], target), config)
     return {
         "target": episode.latents[index].float()[None],  # (1, F, C, s, s)
         "roles": face_roles(rng, sampling.joint),

@@ -11,7 +11,8 @@ import torch
 from kernels.attention import ABSENT, CONTEXT, GENERATED
 from worldengine.autoencoder import AUTOENCODER_SIZES, CubeAutoencoder
 from worldengine.model import CubeDiTConfig
-from worldengine.train.generator_data import WindowSampling, face_roles, fused_memory_warp, window_stream
+from worldengine.train.generator_data import (WindowSampling, face_roles, fused_memory_warp, memory_input,
+                                              window_stream)
 from worldengine.train.latent_data import build_latent_store, load_latent_store
 
 SEEDS = [5, 6]
@@ -58,9 +59,16 @@ def test_build_resumes_without_redoing_episodes(store, autoencoder, monkeypatch)
 
 def test_memory_warp_into_its_own_pose_returns_its_latents(store):
     e = load_latent_store(store)[0]
-    features, mask = fused_memory_warp(e.latents[:1], e.cell_depth[:1], e.poses[:1], e.poses[0], voxel_size=1e-3)
+    warped = fused_memory_warp(e.latents[:1], e.cell_depth[:1], e.poses[:1], e.poses[0], voxel_size=1e-3)
+    mask = warped.mask
     assert torch.equal(mask, e.cell_depth[0] > 0)  # every cell with depth, and only those
-    assert torch.allclose(features.permute(0, 2, 3, 1)[mask], e.latents[0].float().permute(0, 2, 3, 1)[mask], atol=1e-3)
+    assert torch.allclose(warped.features.permute(0, 2, 3, 1)[mask], e.latents[0].float().permute(0, 2, 3, 1)[mask],
+                          atol=1e-3)
+    assert torch.allclose(warped.depth[mask], e.cell_depth[0][mask], rtol=1e-4)
+    channels = memory_input(warped, CubeDiTConfig(latent_channels=4, memory_depth=True))  # (F, C + 2, s, s)
+    assert channels.shape == (6, 6, 16, 16) and torch.equal(channels[:, -1], mask.float())
+    assert torch.allclose(channels[:, 4][mask], (0.25 / e.cell_depth[0][mask].clamp_min(0.25)), rtol=1e-4)
+    assert memory_input(warped, CubeDiTConfig(latent_channels=4)).shape == (6, 5, 16, 16)
 
 
 def test_face_roles_cover_both_modes():
