@@ -29,7 +29,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from einops import rearrange
 
-from kernels.attention import ABSENT, CONTEXT, GENERATED, context_attention
+from kernels.attention import ABSENT, CONTEXT, context_attention
 from worldengine.cube import NUM_FACES, pad_faces
 from worldengine.rope import apply_rope, cross_positions, rope_angles
 
