@@ -24,13 +24,13 @@ import torch
 
 from benchmarks.common import markdown_table, write_results
 from worldengine.autoencoder import CubeAutoencoder, pack_rgbd, unpack_rgbd
+from worldengine.memory_writer import DEFAULT_AUTOENCODER
 from worldengine.pose import pose_from_yaw_pitch
 from worldengine.scenes import ProceduralScene, render_cubemaps
 from worldengine.seams import seam_difference
 from worldengine.train import HELDOUT_SCENE_SEEDS, load_autoencoder
 from worldengine.train.seeds import check_heldout
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[1] / "checkpoints" / "autoencoder"
 
 
 def heldout_cubemaps(count: int, face_size: int, seeds: Sequence[int]) -> list[dict]:
@@ -75,7 +75,7 @@ def evaluate(model: CubeAutoencoder, views: list[dict]) -> dict[str, float]:
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.autoencoder", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="8 cubemaps instead of 48")
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="autoencoder checkpoint folder")
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_AUTOENCODER, help="autoencoder checkpoint folder")
     parser.add_argument("--results-dir", type=Path, default=None, help="where autoencoder.json goes")
     args = parser.parse_args(argv)
     model = load_autoencoder(args.checkpoint)

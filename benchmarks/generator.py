@@ -36,8 +36,10 @@ import torch
 
 from benchmarks.common import markdown_table, write_results
 from memory import LatentMemory, backproject, warp_memory
+from worldengine.autoencoder import unpack_rgbd
 from worldengine.cube import face_rotations
 from worldengine.generate import CubeGenerator, WindowContext
+from worldengine.memory_writer import DEFAULT_AUTOENCODER
 from worldengine.model import CubeDiTConfig
 from worldengine.flow import SamplerConfig
 from worldengine.scenes import ProceduralScene
@@ -50,7 +52,6 @@ from worldengine.train.seeds import check_heldout
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "generator"
-DEFAULT_AUTOENCODER = ROOT / "checkpoints" / "autoencoder"
 MIN_COVERAGE = 0.9
 
 
@@ -116,8 +117,8 @@ def evaluate(generator: CubeGenerator, episodes: list[LatentEpisode],
                                     ("psnr_no_memory_no_history", without(context, memory=True, history=True))):
                     rows.setdefault(name, []).append(psnr(generator.generate(blind, "sequential", gen).rgb[0], truth))
                 with torch.no_grad():
-                    raw = ae.decode(out["sequential"].latents)
-                seams["sequential_unblended"].append(seam_difference(((raw[:, :, :3] + 1) / 2).clamp(0, 1)))
+                    raw_rgb, _ = unpack_rgbd(ae.decode(out["sequential"].latents), ae.config.near, ae.config.sky_below)
+                seams["sequential_unblended"].append(seam_difference(raw_rgb.permute(0, 1, 4, 2, 3)))
                 seams["gt"].append(seam_difference(truth[None].permute(0, 1, 4, 2, 3)))
                 rgb_ae, depth_ae = generator.decode(episode.latents[i].float()[None])
                 rows.setdefault("ae_psnr", []).append(psnr(rgb_ae[0], truth))

@@ -37,7 +37,7 @@ from zarr.codecs import ZstdCodec
 from benchmarks.common import markdown_table, write_results
 from kernels.splat import splat
 from worldengine.autoencoder import CubeAutoencoder, pack_rgbd
-from worldengine.memory_writer import MemoryWriter
+from worldengine.memory_writer import DEFAULT_AUTOENCODER, MemoryWriter
 from worldengine.train import load_autoencoder
 from memory.backproject import LatentPoints
 from memory.rig import project_to_cells
@@ -49,13 +49,12 @@ from worldengine.record import walk
 from worldengine.scenes import ProceduralScene
 
 FACE, LATENT, CHANNELS, RADIUS = 64, 16, 8, 12.0
-AUTOENCODER = Path(__file__).resolve().parents[1] / "checkpoints" / "autoencoder"
 SCALES = {"1e4": 10_000, "1e5": 100_000, "1e6": 1_000_000}
 
 
 @functools.lru_cache(maxsize=1)
 def autoencoder() -> CubeAutoencoder:
-    return load_autoencoder(AUTOENCODER)
+    return load_autoencoder(DEFAULT_AUTOENCODER)
 
 
 @torch.no_grad()

@@ -72,8 +72,8 @@ class CubeGenerator:
     def _check(self, context: WindowContext) -> None:
         cfg = self.model.config
         b, c, s, k = context.pose.shape[0], cfg.latent_channels, cfg.latent_size, cfg.history
-        expected = {"pose": (b, 4, 4), "memory": (b, NUM_FACES, cfg.memory_channels, s, s), "history": (b, k, NUM_FACES, c, s, s),
-                    "history_poses": (b, k, 4, 4), "history_present": (b, k), "action": (b, cfg.action_dim)}
+        expected = {"pose": (b, 4, 4), "memory": (b, NUM_FACES, cfg.memory_channels, s, s),
+                    "history": (b, k, NUM_FACES, c, s, s), "history_poses": (b, k, 4, 4), "history_present": (b, k), "action": (b, cfg.action_dim)}
         for name, shape in expected.items():
             got = tuple(getattr(context, name).shape)
             if got != shape:

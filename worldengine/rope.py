@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import torch
 
-from worldengine.cube import NUM_FACES
-
 # (row block, column block) of each face F R B L U D on the cross
 CROSS_BLOCKS = ((1, 0), (1, 1), (1, 2), (1, 3), (0, 0), (2, 0))
 
@@ -65,4 +63,4 @@ def apply_rope(x: torch.Tensor, angles: torch.Tensor) -> torch.Tensor:
     return rotated.flatten(-2).to(x.dtype)
 
 
-__all__ = ["CROSS_BLOCKS", "cross_positions", "rope_angles", "apply_rope", "NUM_FACES"]
+__all__ = ["CROSS_BLOCKS", "cross_positions", "rope_angles", "apply_rope"]

@@ -9,13 +9,13 @@ import sys
 from pathlib import Path
 
 from worldengine.autoencoder import AUTOENCODER_SIZES
+from worldengine.memory_writer import DEFAULT_AUTOENCODER
 from worldengine.model import MODEL_SIZES
 from worldengine.train import AutoencoderTask, TrainConfig, train
 from worldengine.train.run_card import write_run_card
 
 HELP = ("train a model: `worldengine train autoencoder --out DIR` or `worldengine train generator --out DIR` "
         "(torchrun --nproc-per-node N ... for DDP)")
-DEFAULT_AUTOENCODER = Path(__file__).resolve().parents[2] / "checkpoints" / "autoencoder"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

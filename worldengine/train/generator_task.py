@@ -32,16 +32,14 @@ class GeneratorTask:
     kind = "generator"
 
     def __init__(self, config: CubeDiTConfig, batch_size: int, data: str | Path, autoencoder_digest: str,
-                 sampling: WindowSampling = WindowSampling(), scene_seeds: list[int] | None = None):
+                 sampling: WindowSampling = WindowSampling()):
         self.config, self.batch_size, self.data = config, batch_size, Path(data)
         self.autoencoder_digest, self.sampling = autoencoder_digest, sampling
-        self.scene_seeds = scene_seeds
         self._episodes: list[LatentEpisode] | None = None
 
     def episodes(self) -> list[LatentEpisode]:
         if self._episodes is None:
             self._episodes = load_latent_store(self.data)
-            self.scene_seeds = [e.scene_seed for e in self._episodes]
         return self._episodes
 
     def build_model(self) -> torch.nn.Module:
@@ -69,7 +67,7 @@ class GeneratorTask:
 
     def meta(self) -> dict:
         return {"kind": self.kind, "config": self.config.to_dict(), "autoencoder": self.autoencoder_digest,
-                "data": str(self.data), "sampling": asdict(self.sampling), "scene_seeds": self.scene_seeds,
+                "data": str(self.data), "sampling": asdict(self.sampling), "scene_seeds": [e.scene_seed for e in self.episodes()],
                 "train_seeds": [TRAIN_SCENE_SEEDS.start, TRAIN_SCENE_SEEDS.stop],
                 "heldout_seeds": [HELDOUT_SCENE_SEEDS.start, HELDOUT_SCENE_SEEDS.stop]}
 
