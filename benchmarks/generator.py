@@ -38,14 +38,13 @@ from benchmarks.common import markdown_table, write_results
 from memory import LatentMemory, backproject, warp_memory
 from worldengine.autoencoder import unpack_rgbd
 from worldengine.cube import face_rotations
-from worldengine.generate import CubeGenerator, WindowContext
+from worldengine.generate import CubeGenerator, WindowContext, memory_input
 from worldengine.memory_writer import DEFAULT_AUTOENCODER
 from worldengine.model import CubeDiTConfig
 from worldengine.flow import SamplerConfig
 from worldengine.scenes import ProceduralScene
 from worldengine.seams import seam_difference
 from worldengine.train import HELDOUT_SCENE_SEEDS, load_autoencoder
-from worldengine.train.generator_data import memory_input
 from worldengine.train.generator_task import load_generator
 from worldengine.train.latent_data import LatentEpisode, encode_walk
 from worldengine.train.seeds import check_heldout

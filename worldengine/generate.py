@@ -10,20 +10,33 @@ decoded by the autoencoder and the seams blended (worldengine.seams).
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, Sequence
 
 import torch
 
 from kernels.attention import ABSENT, CONTEXT, GENERATED
 from worldengine.autoencoder import CubeAutoencoder, unpack_rgbd
+from memory import Warped
 from worldengine.cube import NUM_FACES
 from worldengine.flow import SamplerConfig, guided, sample, velocity_from_clean
-from worldengine.model import CubeDiT, DiTInput
+from worldengine.model import CubeDiT, CubeDiTConfig, DiTInput
 from worldengine.plucker import plucker_rays
 from worldengine.seams import blend_seams
 
 Mode = Literal["sequential", "joint"]
 MODES = ("sequential", "joint")
+Generators = torch.Generator | Sequence[torch.Generator] | None
+DISPARITY_NEAR = 0.25  # metres: warped disparity near / z is 1 at this depth or closer
+
+
+def memory_input(warped: Warped, config: CubeDiTConfig) -> torch.Tensor:
+    """A warp -> the model's memory channels (F, M, s, s): features (zero where empty), the
+    warped disparity near / z (0 where empty) if the model takes it, the mask last."""
+    mask = warped.mask[:, None].float()
+    parts = [warped.features.float() * mask]
+    if config.memory_depth:
+        parts.append(torch.where(warped.mask, DISPARITY_NEAR / warped.depth.clamp_min(DISPARITY_NEAR), 0.0)[:, None])
+    return torch.cat(parts + [mask], dim=1)
 
 
 @dataclass
@@ -56,6 +69,15 @@ class GeneratedWindow:
     rgb: torch.Tensor
     depth: torch.Tensor
     order: torch.Tensor
+
+
+def initial_noise(shape: tuple[int, ...], generator: Generators) -> torch.Tensor:
+    """Standard normal noise of `shape` (B, ...), from one generator or one per batch row."""
+    if generator is None or isinstance(generator, torch.Generator):
+        return torch.randn(shape, generator=generator)
+    if len(generator) != shape[0]:
+        raise ValueError(f"got {len(generator)} noise generators for a batch of {shape[0]}")
+    return torch.stack([torch.randn(shape[1:], generator=g) for g in generator])
 
 
 class CubeGenerator:
@@ -99,15 +121,18 @@ class CubeGenerator:
 
     @torch.no_grad()
     def latents(self, context: WindowContext, mode: Mode = "sequential",
-                generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Sample the window's latents (B, F, C, s, s) and the generation order (B, F)."""
+                generator: Generators = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Sample the window's latents (B, F, C, s, s) and the generation order (B, F).
+
+        `generator`: one torch.Generator for the batch's noise, or one per world (then a
+        world's sample does not depend on which other worlds share its batch)."""
         if mode not in MODES:
             raise ValueError(f"generation mode must be one of {MODES}, got {mode!r}")
         self._check(context)
         cfg = self.model.config
         b, device = context.pose.shape[0], context.pose.device
         shape = (b, NUM_FACES, cfg.latent_channels, cfg.latent_size, cfg.latent_size)
-        noise = torch.randn(shape, generator=generator).to(device)
+        noise = initial_noise(shape, generator).to(device)
         fixed = self._fixed_inputs(context)
         if mode == "joint":
             roles = torch.full((b, NUM_FACES), GENERATED, dtype=torch.int8, device=device)
@@ -137,7 +162,7 @@ class CubeGenerator:
         return unpack_rgbd(x, self.autoencoder.config.near, self.autoencoder.config.sky_below)
 
     def generate(self, context: WindowContext, mode: Mode = "sequential",
-                 generator: torch.Generator | None = None) -> GeneratedWindow:
+                 generator: Generators = None) -> GeneratedWindow:
         latents, order = self.latents(context, mode, generator)
         rgb, depth = self.decode(latents)
         return GeneratedWindow(latents, rgb, depth, order)

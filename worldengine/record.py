@@ -7,15 +7,14 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from worldengine.actions import MotionConfig, decode_action
 from worldengine.data import TrajectoryWriter
 from worldengine.explorer import LoopExplorer
 from worldengine.kinematics import step_pose
-from worldengine.pose import pose_from_yaw_pitch
 from worldengine.scenes import ProceduralScene, Scene, render_cubemaps
+from worldengine.world_start import start_pose
 
 
 @dataclass
@@ -35,11 +34,7 @@ def walk(scene: Scene, steps: int, face_size: int, seed: int, on_frame: Callable
     `on_frame({"rgb", "depth", "pose", "action"})` for the start frame and every step."""
     motion = motion or MotionConfig()
     rng = np.random.default_rng(seed)
-    position = scene.sample_free_position(rng)
-    # Start on the turn lattice: the explorer's paths run along multiples of 45 degrees,
-    # which the body can then face exactly instead of crabbing through narrow passages.
-    yaw = int(rng.integers(0, round(2 * np.pi / motion.turn_step_rad))) * motion.turn_step_rad
-    pose = pose_from_yaw_pitch(torch.as_tensor(position, dtype=torch.float32), yaw, 0.0)
+    pose = start_pose(scene, rng, motion)
     policy = LoopExplorer(scene.grid, rng, motion)
     rollout = Rollout(scene)
     action = -1

@@ -64,3 +64,46 @@ def topdown_map(grid: FreeGrid, positions: np.ndarray, scale: int = 4) -> np.nda
         if 0 <= i < rows and 0 <= j < cols:
             image[max(i - 3, 0):i + 4, max(j - 3, 0):j + 4] = (30, 200, 60)
     return image
+
+
+def pointcloud_topdown(positions: np.ndarray, colours: np.ndarray, path: np.ndarray, ceiling: float,
+                       pixels_per_metre: float = 24.0, margin: float = 1.0) -> np.ndarray:
+    """A top-down uint8 picture of a point cloud with a camera path drawn over it.
+
+    positions (N, 3) world metres, colours (N, 3) uint8; points at or above `ceiling`
+    (world y) are left out so a roof does not hide the rooms; of the rest, the highest
+    point in each pixel shows. path (T, 3): camera centres, drawn from blue (first) to
+    red (last), the first as a green square. Rows run along +z, columns along +x.
+    """
+    positions, colours = np.asarray(positions, np.float64).reshape(-1, 3), np.asarray(colours, np.uint8).reshape(-1, 3)
+    path = np.asarray(path, np.float64).reshape(-1, 3)
+    if len(positions) != len(colours):
+        raise ValueError(f"got {len(positions)} positions and {len(colours)} colours")
+    keep = positions[:, 1] < ceiling
+    positions, colours = positions[keep], colours[keep]
+    # The frame spans the path and the bulk of the points (a few stray far ones are cut).
+    bulk = np.percentile(positions[:, [0, 2]], [1, 99], axis=0) if len(positions) else np.zeros((0, 2))
+    extent = np.concatenate([bulk, path[:, [0, 2]]]) if len(bulk) + len(path) else np.zeros((1, 2))
+    low, high = extent.min(0) - margin, extent.max(0) + margin
+    cols, rows = np.ceil((high - low) * pixels_per_metre).astype(int) + 1
+    image = np.full((rows, cols, 3), 24, dtype=np.uint8)
+
+    def pixels(xz: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        ij = ((xz - low) * pixels_per_metre).astype(int)
+        return ij[:, 1].clip(0, rows - 1), ij[:, 0].clip(0, cols - 1)
+
+    inside = ((positions[:, [0, 2]] >= low) & (positions[:, [0, 2]] <= high)).all(1)
+    positions, colours = positions[inside], colours[inside]
+    order = np.argsort(positions[:, 1])  # lowest first: later (higher) points overwrite
+    i, j = pixels(positions[order][:, [0, 2]])
+    for di in (0, 1):  # each point covers 2 x 2 pixels
+        for dj in (0, 1):
+            image[(i + di).clip(0, rows - 1), (j + dj).clip(0, cols - 1)] = colours[order]
+    if len(path):
+        dense = np.concatenate([np.linspace(a, b, 8, endpoint=False) for a, b in zip(path[:-1], path[1:])] + [path[-1:]])
+        t = np.linspace(0, 1, len(dense))[:, None]
+        i, j = pixels(dense[:, [0, 2]])
+        image[i, j] = (np.hstack([255 * t, 40 + 0 * t, 255 * (1 - t)])).astype(np.uint8)
+        i0, j0 = pixels(path[:1, [0, 2]])
+        image[max(i0[0] - 3, 0):i0[0] + 4, max(j0[0] - 3, 0):j0[0] + 4] = (30, 200, 60)
+    return image

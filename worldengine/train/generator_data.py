@@ -23,12 +23,12 @@ from memory import Warped, backproject, warp_points
 from memory.table import reduce_duplicates
 from memory.voxels import voxel_keys
 from worldengine.cube import NUM_FACES, face_rotations
+from worldengine.generate import memory_input
 from worldengine.model import CubeDiTConfig
 from worldengine.plucker import plucker_rays
 from worldengine.train.latent_data import LatentEpisode
 
 VOXEL_SIZE = 0.1  # metres, as the engine's memory
-DISPARITY_NEAR = 0.25  # metres: warped disparity near / z is 1 at this depth or closer
 
 
 @dataclass(frozen=True)
@@ -60,16 +60,6 @@ def fused_memory_warp(latents: torch.Tensor, cell_depth: torch.Tensor, poses: to
                                "feature": points.features, "rgb": points.rgb, "frame": points.frame,
                                "time": torch.zeros(n), "weight": torch.ones(n)})
     return warp_points(fused["position"], fused["feature"].float(), target.float(), rotations, size)
-
-
-def memory_input(warped: Warped, config: CubeDiTConfig) -> torch.Tensor:
-    """A warp -> the model's memory channels (F, M, s, s): features (zero where empty), the
-    warped disparity near / z (0 where empty) if the model takes it, the mask last."""
-    mask = warped.mask[:, None].float()
-    parts = [warped.features.float() * mask]
-    if config.memory_depth:
-        parts.append(torch.where(warped.mask, DISPARITY_NEAR / warped.depth.clamp_min(DISPARITY_NEAR), 0.0)[:, None])
-    return torch.cat(parts + [mask], dim=1)
 
 
 def nearest_earlier(poses: torch.Tensor, index: int, count: int) -> torch.Tensor:

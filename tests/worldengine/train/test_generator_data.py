@@ -11,8 +11,8 @@ import torch
 from kernels.attention import ABSENT, CONTEXT, GENERATED
 from worldengine.autoencoder import AUTOENCODER_SIZES, CubeAutoencoder
 from worldengine.model import CubeDiTConfig
-from worldengine.train.generator_data import (WindowSampling, face_roles, fused_memory_warp, memory_input,
-                                              window_stream)
+from worldengine.generate import memory_input
+from worldengine.train.generator_data import WindowSampling, face_roles, fused_memory_warp, window_stream
 from worldengine.train.latent_data import build_latent_store, load_latent_store
 
 SEEDS = [5, 6]

@@ -1,0 +1,41 @@
+"""Collisions against the memory's own geometry: the agent cannot walk through a wall it
+has seen (and generated), with no ground-truth scene anywhere in the loop.
+
+A ray hits the memory where it first passes within `surface_radius` of a stored token
+(tokens sit one per latent cell on the surfaces the world's depth put them on). Only
+tokens within `reach` of the rays' origins are looked at, so the cost follows the tokens
+near the agent, not the size of the memory.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from memory import LatentMemory, tokens_near
+
+
+class MemoryCollider:
+    """`ray_distance(origins (N, 3), directions (N, 3))` -> (N,) against a LatentMemory,
+    the `kinematics.RayDistanceFn` of a generated world. Rays are answered up to `reach`
+    metres (inf beyond): enough for one step plus the body's radius."""
+
+    def __init__(self, memory: LatentMemory, reach: float = 1.5, surface_radius: float = 0.1):
+        if not reach > 0 or not surface_radius > 0:
+            raise ValueError(f"reach and surface_radius must be > 0, got {reach} and {surface_radius}")
+        self.memory, self.reach, self.surface_radius = memory, reach, surface_radius
+
+    def ray_distance(self, origins: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+        origins, directions = origins.to(torch.float64), directions.to(torch.float64)
+        spread = float((origins - origins.mean(0)).norm(dim=-1).max()) if len(origins) else 0.0
+        rows = tokens_near(self.memory, origins.mean(0).float(), self.reach + spread)
+        points = self.memory.table.columns_at(rows, "position").to("cpu", torch.float64)  # (K, 3)
+        if len(points) == 0:
+            return torch.full((len(origins),), float("inf"), dtype=torch.float64)
+        offset = points[None] - origins[:, None]  # (N, K, 3)
+        along = (offset * directions[:, None]).sum(-1)  # (N, K)
+        across = (offset.pow(2).sum(-1) - along.pow(2)).clamp_min(0)  # squared distance to the ray
+        hit = (along > 0) & (along <= self.reach) & (across < self.surface_radius ** 2)
+        return torch.where(hit, along, torch.full_like(along, float("inf"))).min(dim=1).values
+
+
+__all__ = ["MemoryCollider"]

@@ -1,0 +1,367 @@
+"""WorldModel: the engine's step loop over many independent generated worlds.
+
+One step of world i (DESIGN.md, "One env.step"):
+action -> pose' (collisions against world i's own memory) -> query its memory and warp
+it into pose''s latent grid -> generate the window (all stepped worlds in one batch: one
+network call per sampler step) -> decode, blend seams -> lift the latents by the
+generated depth and write them back into world i's memory -> observation.
+
+Each world owns a LatentMemory store on disk, its last H frames (the generator's
+history), its pose and its own noise generator, so a world's rollout is reproducible
+from its seed whatever other worlds share the batch.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from memory import LatentMemory, Warped, backproject, block_depth, warp_memory
+from worldengine.actions import ACTION_KINDS, MotionConfig, action_rates, decode_action
+from worldengine.autoencoder import pack_rgbd
+from worldengine.cube import NUM_FACES, face_rotations
+from worldengine.flow import SamplerConfig
+from worldengine.generate import MODES, CubeGenerator, WindowContext, memory_input
+from worldengine.kinematics import step_pose
+from worldengine.memory_writer import DEFAULT_AUTOENCODER
+from worldengine.memory_collision import MemoryCollider
+from worldengine.world_start import StartFrame
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_GENERATOR = ROOT / "checkpoints" / "generator"
+STATE_VERSION = 1
+WRITE_POLICIES = ("novel", "all")
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """mode: "sequential" (faces by coverage) or "joint"; sampler: steps and guidance;
+    action_kind: "discrete" or "continuous"; memory_radius: metres of memory queried per
+    step; voxel_size: the memory's fusion voxel; collision_reach / surface_radius: see
+    MemoryCollider. write_policy: which generated cells go back into the memory, "all", or
+    "novel" (default): the cells the memory did not cover, and those whose generated
+    surface stands more than `occlusion_margin` (a fraction) in front of the remembered
+    one. What the memory holds is then never overwritten by a regenerated copy of itself,
+    whose depth jitters from frame to frame: the remembered world cannot drift, and a
+    world standing still adds nothing to its memory (nor earns exploration reward)."""
+
+    mode: str = "sequential"
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    action_kind: str = "discrete"
+    motion: MotionConfig = field(default_factory=MotionConfig)
+    memory_radius: float = 12.0
+    voxel_size: float = 0.1
+    collision_reach: float = 1.5
+    surface_radius: float = 0.1
+    write_policy: str = "novel"
+    occlusion_margin: float = 0.2
+
+    def __post_init__(self) -> None:
+        if self.write_policy not in WRITE_POLICIES:
+            raise ValueError(f"write_policy must be one of {WRITE_POLICIES}, got {self.write_policy!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.action_kind not in ACTION_KINDS:
+            raise ValueError(f"action_kind must be one of {ACTION_KINDS}, got {self.action_kind!r}")
+        if not self.memory_radius > 0 or not self.voxel_size > 0:
+            raise ValueError(f"memory_radius and voxel_size must be > 0, got {self.memory_radius}, {self.voxel_size}")
+
+
+@dataclass
+class Frame:
+    """One world's observation and what came with it: rgb (F, S, S, 3) uint8, depth
+    (F, S, S) float32, pose (4, 4) float32; new_voxels written to the memory; blocked
+    (a collision cut the move); coverage (F,) of the memory before generation; order (F,)
+    faces in generation order (empty for a ground-truth start); timings in ms."""
+
+    rgb: np.ndarray
+    depth: np.ndarray
+    pose: np.ndarray
+    new_voxels: int
+    blocked: bool = False
+    coverage: np.ndarray = field(default_factory=lambda: np.zeros(NUM_FACES, np.float32))
+    order: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class _World:
+    memory: LatentMemory
+    collider: MemoryCollider
+    pose: torch.Tensor  # (4, 4)
+    history: torch.Tensor  # (H, F, C, s, s) latents, oldest first
+    history_poses: torch.Tensor  # (H, 4, 4)
+    history_present: torch.Tensor  # (H,) bool
+    noise: torch.Generator
+    frames: int = 0
+    last: Frame | None = None  # the newest observation
+    owned: bool = True  # the store lives in the model's workdir and goes with the world
+
+
+class WorldModel:
+    """`num_worlds` independent generated worlds sharing one generator.
+
+    Stores live in `workdir` (a temporary folder by default, removed by `close`) unless
+    `reset` is given a `memory_path`.
+    """
+
+    def __init__(self, generator: CubeGenerator, num_worlds: int = 1, config: WorldConfig = WorldConfig(),
+                 workdir: str | Path | None = None):
+        if not isinstance(num_worlds, int) or num_worlds <= 0:
+            raise ValueError(f"num_worlds must be a positive int, got {num_worlds!r}")
+        self.generator = generator.with_sampler(**vars(config.sampler))
+        self.config, self.num_worlds = config, num_worlds
+        self.model_config = generator.model.config
+        self.face_size = generator.autoencoder.config.face_size
+        self.rotations = face_rotations()
+        self._own_workdir = workdir is None  # a temporary workdir is removed by close()
+        self.workdir = Path(tempfile.mkdtemp(prefix="worldengine-")) if workdir is None else Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._worlds: list[_World | None] = [None] * num_worlds
+        self._episodes = [0] * num_worlds
+
+    # ---------------------------------------------------------------- life cycle
+
+    def world(self, index: int) -> _World:
+        if not 0 <= index < self.num_worlds:
+            raise IndexError(f"world {index} out of range: this model runs {self.num_worlds} worlds")
+        world = self._worlds[index]
+        if world is None:
+            raise RuntimeError(f"world {index} has not been reset")
+        return world
+
+    def memory(self, index: int) -> LatentMemory:
+        return self.world(index).memory
+
+    def pose(self, index: int) -> np.ndarray:
+        return self.world(index).pose.numpy().copy()
+
+    def last_frame(self, index: int) -> Frame:
+        """World `index`'s newest observation (after a reset, a step or a resume)."""
+        return self.world(index).last
+
+    def _release(self, index: int) -> None:
+        """Close world `index`'s store; remove it if it lives in the model's own workdir."""
+        world = self._worlds[index]
+        if world is None:
+            return
+        world.memory.close()
+        if world.owned:
+            shutil.rmtree(world.memory.log.url, ignore_errors=True)
+        self._worlds[index] = None
+
+    def _blank_world(self, memory: LatentMemory, pose: torch.Tensor, seed: int | None) -> _World:
+        cfg = self.model_config
+        h, s = cfg.history, cfg.latent_size
+        noise = torch.Generator()
+        noise.manual_seed(int(seed) if seed is not None else int(torch.randint(0, 2**62, ())))
+        return _World(memory, MemoryCollider(memory, self.config.collision_reach, self.config.surface_radius),
+                      pose.to(torch.float32), torch.zeros(h, NUM_FACES, cfg.latent_channels, s, s),
+                      pose.to(torch.float32).expand(h, 4, 4).clone(), torch.zeros(h, dtype=torch.bool), noise)
+
+    def reset(self, index: int, start: StartFrame | None, pose: np.ndarray | None = None, seed: int | None = None,
+              memory_path: str | Path | None = None) -> Frame:
+        """Begin world `index` afresh from `start` (a first frame, written to the memory as
+        it is) or, with `start=None`, from an empty memory at `pose`, generating the first
+        frame. `seed` fixes the world's noise."""
+        if start is not None and start.rgb.shape[1] != self.face_size:
+            raise ValueError(f"start frame faces are {start.rgb.shape[1]} px, the autoencoder makes {self.face_size}")
+        first_pose = torch.as_tensor(np.asarray(start.pose if start is not None else pose, dtype=np.float32))
+        if first_pose.shape != (4, 4):
+            raise ValueError(f"a world needs a (4, 4) start pose, got {tuple(first_pose.shape)}")
+        path = Path(memory_path) if memory_path else None
+        self._release(index)
+        self._episodes[index] += 1
+        path = path or self.workdir / f"world{index}-episode{self._episodes[index]}.zarr"
+        memory = LatentMemory.create(str(path), channels=self.model_config.latent_channels,
+                                     voxel_size=self.config.voxel_size, overwrite=True)
+        world = self._worlds[index] = self._blank_world(memory, first_pose, seed)
+        world.owned = memory_path is None
+        if start is None:
+            zero = np.zeros(4, np.float32)
+            return self._advance([index], [zero], [False])[0]
+        rgb, depth = torch.from_numpy(start.rgb), torch.from_numpy(start.depth)
+        ae = self.generator.autoencoder
+        with torch.no_grad():
+            latents = ae.encode(pack_rgbd(rgb[None], depth[None], ae.config.near))  # (1, F, C, s, s)
+        new = self._write(world, latents, depth[None], rgb[None])
+        world.last = Frame(start.rgb.copy(), start.depth.copy(), start.pose.copy(), new)
+        return world.last
+
+    def close(self) -> None:
+        for index in range(self.num_worlds):
+            world = self._worlds[index]
+            if world is not None:
+                world.memory.close()
+        self._worlds = [None] * self.num_worlds
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # ---------------------------------------------------------------- stepping
+
+    def step(self, actions: dict[int, Any]) -> dict[int, Frame]:
+        """Step the worlds named by `actions` {index: action} (each checked before any
+        world moves); all of them are generated in one batch."""
+        kind, motion_config = self.config.action_kind, self.config.motion
+        motions = {}
+        for i, action in actions.items():
+            try:
+                motions[i] = decode_action(action, kind, motion_config)
+            except ValueError as error:
+                raise ValueError(f"world {i}: {error}") from None
+        rates = [action_rates(a, kind, motion_config) for a in actions.values()]
+        indices, blocked, moved_ms = list(actions), [], []
+        for i in indices:
+            world = self.world(i)
+            start = time.perf_counter()
+            world.pose, hit = step_pose(world.pose, motions[i], motion_config, world.collider.ray_distance)
+            moved_ms.append((time.perf_counter() - start) * 1e3)
+            blocked.append(hit)
+        frames = self._advance(indices, rates, [True] * len(indices))
+        for frame, hit, ms in zip(frames, blocked, moved_ms):
+            frame.blocked = hit
+            frame.timings["collision_ms"] = ms
+        return dict(zip(indices, frames))
+
+    def _context(self, indices: list[int], rates: list[np.ndarray]) -> tuple[WindowContext, list[Warped], list[float]]:
+        """The batched window context of worlds `indices` at their current poses, their
+        memory warps, and the ms each world's memory query + warp took."""
+        memories, warps, read_ms = [], [], []
+        size = self.model_config.latent_size
+        for i in indices:
+            world = self.world(i)
+            start = time.perf_counter()
+            warped, _ = warp_memory(world.memory, world.pose, self.rotations, size, self.config.memory_radius)
+            memories.append(memory_input(warped, self.model_config))
+            warps.append(warped)
+            read_ms.append((time.perf_counter() - start) * 1e3)
+        worlds = [self.world(i) for i in indices]
+        context = WindowContext(
+            pose=torch.stack([w.pose for w in worlds]), memory=torch.stack(memories),
+            history=torch.stack([w.history for w in worlds]), history_poses=torch.stack([w.history_poses for w in worlds]),
+            history_present=torch.stack([w.history_present for w in worlds]),
+            action=torch.from_numpy(np.stack(rates)).float())
+        return context, warps, read_ms
+
+    def _advance(self, indices: list[int], rates: list[np.ndarray], action_present: list[bool]) -> list[Frame]:
+        """Generate, decode and write back one frame for each of `indices` at its pose."""
+        context, warps, read_ms = self._context(indices, rates)
+        if not all(action_present):
+            context.action[~torch.tensor(action_present)] = 0
+        worlds = [self.world(i) for i in indices]
+        start = time.perf_counter()
+        latents, order = self.generator.latents(context, self.config.mode, [w.noise for w in worlds])
+        generate_ms = (time.perf_counter() - start) * 1e3
+        start = time.perf_counter()
+        rgb, depth = self.generator.decode(latents)  # (B, F, S, S, 3) in [0, 1], (B, F, S, S)
+        decode_ms = (time.perf_counter() - start) * 1e3
+        rgb8 = (rgb.clamp(0, 1) * 255).round().to(torch.uint8)
+        frames = []
+        for b, world in enumerate(worlds):
+            start = time.perf_counter()
+            cell_depth = self._written_depth(depth[b:b + 1], warps[b])
+            new = self._write(world, latents[b:b + 1], cell_depth, rgb8[b:b + 1])
+            write_ms = (time.perf_counter() - start) * 1e3
+            frames.append(Frame(
+                rgb8[b].numpy(), depth[b].numpy().astype(np.float32), world.pose.numpy().astype(np.float32), new,
+                coverage=context.coverage[b].numpy().astype(np.float32), order=order[b].numpy().astype(np.int64),
+                timings={"memory_read_ms": read_ms[b], "generate_ms": generate_ms / len(worlds),
+                         "decode_ms": decode_ms / len(worlds), "memory_write_ms": write_ms}))
+            world.last = frames[-1]
+        return frames
+
+    def _written_depth(self, depth: torch.Tensor, warped: Warped) -> torch.Tensor:
+        """Generated depth (1, F, S, S) -> per-cell depth (1, F, s, s) of the cells the write
+        policy lets into the memory (0 elsewhere)."""
+        cell_depth = block_depth(depth, self.model_config.latent_size)
+        if self.config.write_policy == "all":
+            return cell_depth
+        in_front = cell_depth[0] < warped.depth * (1 - self.config.occlusion_margin)
+        keep = ~warped.mask | in_front  # (F, s, s)
+        return torch.where(keep[None], cell_depth, torch.zeros_like(cell_depth))
+
+    def _write(self, world: _World, latents: torch.Tensor, depth: torch.Tensor, rgb: torch.Tensor) -> int:
+        """Lift one frame's latents (1, F, C, s, s) by its depth (1, F, S or s, S or s) into the memory
+        and make it the newest history frame; returns the memory's new voxels."""
+        frame = world.frames
+        points = backproject(latents.float(), depth.float(), world.pose[None], self.rotations,
+                             torch.tensor([frame]), rgb)
+        new = world.memory.write(points, frame, world.pose, float(frame))
+        world.frames += 1
+        world.history = torch.cat([world.history[1:], latents.float()])
+        world.history_poses = torch.cat([world.history_poses[1:], world.pose[None]])
+        world.history_present = torch.cat([world.history_present[1:], torch.ones(1, dtype=torch.bool)])
+        return new
+
+    # ---------------------------------------------------------------- save and resume
+
+    def save(self, index: int, folder: str | Path, extra: dict | None = None) -> Path:
+        """Write world `index` to `folder`: memory.zarr (the store), world.json (frame count,
+        `extra`) and world.safetensors (pose, history, noise state, newest observation).
+        `resume` continues it."""
+        world, folder = self.world(index), Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        world.memory.flush(wait=True)
+        source, target = Path(world.memory.log.url).resolve(), (folder / "memory.zarr").resolve()
+        if source != target:
+            shutil.rmtree(target, ignore_errors=True)
+            shutil.copytree(source, target)
+        save_file({"history": world.history.contiguous(), "history_poses": world.history_poses.contiguous(),
+                   "history_present": world.history_present.to(torch.uint8), "pose": world.pose.contiguous(),
+                   "noise_state": world.noise.get_state(), "rgb": torch.from_numpy(np.ascontiguousarray(world.last.rgb)),
+                   "depth": torch.from_numpy(np.ascontiguousarray(world.last.depth))}, str(folder / "world.safetensors"))
+        state = {"version": STATE_VERSION, "frames": world.frames, "extra": extra or {}}
+        (folder / "world.json").write_text(json.dumps(state, indent=2))
+        return folder
+
+    def resume(self, index: int, folder: str | Path, memory_path: str | Path | None = None) -> dict:
+        """Continue world `index` from a `save`d folder (left untouched: its store is copied
+        to `memory_path` or the workdir). Returns the `extra` dict saved with it."""
+        folder = Path(folder)
+        missing = [n for n in ("memory.zarr", "world.json", "world.safetensors") if not (folder / n).exists()]
+        if missing:
+            raise FileNotFoundError(f"{folder} is not a saved world: missing {', '.join(missing)}")
+        state = json.loads((folder / "world.json").read_text())
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"{folder}/world.json has state version {state.get('version')}, expected {STATE_VERSION}")
+        tensors = load_file(str(folder / "world.safetensors"))
+        h = self.model_config.history
+        if tensors["history"].shape[0] != h or tensors["history"].shape[2:] != (self.model_config.latent_channels,
+                                                                               *(self.model_config.latent_size,) * 2):
+            raise ValueError(f"{folder} was saved by a different model: history {tuple(tensors['history'].shape)}")
+        self._release(index)
+        self._episodes[index] += 1
+        path = Path(memory_path) if memory_path else self.workdir / f"world{index}-episode{self._episodes[index]}.zarr"
+        shutil.rmtree(path, ignore_errors=True)
+        shutil.copytree(folder / "memory.zarr", path)
+        memory = LatentMemory.open(str(path))
+        world = self._blank_world(memory, tensors["pose"], 0)
+        world.history, world.history_poses = tensors["history"], tensors["history_poses"]
+        world.history_present = tensors["history_present"].bool()
+        world.noise.set_state(tensors["noise_state"])
+        world.frames = int(state["frames"])
+        world.owned = memory_path is None
+        world.last = Frame(tensors["rgb"].numpy(), tensors["depth"].numpy(), world.pose.numpy().copy(), 0)
+        self._worlds[index] = world
+        return state["extra"]
+
+
+def load_world_generator(generator: str | Path = DEFAULT_GENERATOR, autoencoder: str | Path = DEFAULT_AUTOENCODER,
+                         device=None) -> CubeGenerator:
+    """The generator and autoencoder checkpoints a world runs on (the shipped ones by
+    default); a missing or corrupt checkpoint raises FileNotFoundError / ValueError."""
+    from worldengine.train import load_autoencoder  # the training package is heavy: load on use
+    from worldengine.train.generator_task import load_generator
+    return CubeGenerator(load_generator(generator, device), load_autoencoder(autoencoder, device))
+
+
+__all__ = ["DEFAULT_GENERATOR", "Frame", "WorldConfig", "WorldModel", "load_world_generator"]
