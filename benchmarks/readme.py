@@ -77,8 +77,20 @@ def generator_section(record: dict) -> str:
             f"{_provenance(record)}")
 
 
+def throughput_section(record: dict) -> str:
+    from benchmarks.throughput import report
+
+    f = record["figures"]
+    met = "met" if f["memory_overhead_frac"] < 0.15 else "missed"
+    return (f"### Generated world throughput\n\n{report(f)}\n\n"
+            f"World-v0 on the shipped weights ({f['sampler_steps']} sampler steps), held-out scene "
+            f"{f['scene_seed']}; steps/s counts every world's step. Memory overhead target < 0.15 of the "
+            f"step: {met}. The memory is grown with the scene's real encoded frames, copies 100 m apart.\n\n"
+            f"{_provenance(record)}")
+
+
 SECTIONS = (("render", render_section), ("memory", memory_section), ("autoencoder", autoencoder_section),
-            ("generator", generator_section))
+            ("generator", generator_section), ("throughput", throughput_section))
 
 
 def results_markdown() -> str:

@@ -2,7 +2,8 @@
 has seen (and generated), with no ground-truth scene anywhere in the loop.
 
 A ray hits the memory where it first passes within `surface_radius` of a stored token
-(tokens sit one per latent cell on the surfaces the world's depth put them on). Only
+(tokens sit one per latent cell on the surfaces the world's depth put them on) that is
+not below the lowest ray of the fan. Only
 tokens within `reach` of the rays' origins are looked at, so the cost follows the tokens
 near the agent, not the size of the memory.
 """
@@ -29,6 +30,9 @@ class MemoryCollider:
         spread = float((origins - origins.mean(0)).norm(dim=-1).max()) if len(origins) else 0.0
         rows = tokens_near(self.memory, origins.mean(0).float(), self.reach + spread)
         points = self.memory.table.columns_at(rows, "position").to("cpu", torch.float64)  # (K, 3)
+        # The lowest rays run at the body's floor clearance; what lies lower is walked over
+        # (as against the ground truth), and the floor's own tokens must not block.
+        points = points[points[:, 1] >= float(origins[:, 1].min())]
         if len(points) == 0:
             return torch.full((len(origins),), float("inf"), dtype=torch.float64)
         offset = points[None] - origins[:, None]  # (N, K, 3)

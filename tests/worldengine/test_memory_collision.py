@@ -50,3 +50,18 @@ def test_the_agent_cannot_walk_through_a_remembered_wall(tmp_path):
         blocked.append(hit)
     assert any(blocked)
     assert -2.0 + config.agent_radius - 1e-6 <= float(pose[2, 3]) < -2.0 + config.agent_radius + config.move_step
+
+
+def test_tokens_below_the_lowest_ray_are_walked_over(tmp_path):
+    """Floor tokens a generated depth lifted a little (here 0.15 m, under the 0.2 m clearance) never block."""
+    config = MotionConfig()
+    grid = torch.arange(-3, 3 + 1e-6, 0.1)
+    x, z = torch.meshgrid(grid, grid, indexing="ij")
+    floor = torch.stack([x.flatten(), torch.full_like(x.flatten(), 0.15), z.flatten()], dim=1)
+    n = len(floor)
+    memory = LatentMemory.create(str(tmp_path / "floor.zarr"), channels=2)
+    memory.write(LatentPoints(floor, torch.zeros(n, 2), torch.zeros(n, 3, dtype=torch.uint8),
+                              torch.zeros(n, dtype=torch.int64)), 0, torch.eye(4), 0.0)
+    pose = pose_from_yaw_pitch(torch.tensor([0.0, config.eye_height, 0.0]), 0.0, 0.0)
+    pose, blocked = step_pose(pose, Motion(forward_m=config.move_step), config, MemoryCollider(memory).ray_distance)
+    assert not blocked and abs(float(pose[2, 3]) + config.move_step) < 1e-6

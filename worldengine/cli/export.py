@@ -7,7 +7,6 @@ import json
 from pathlib import Path
 
 import imageio.v2 as imageio
-import torch
 
 from memory import LatentMemory, export_ply, preview_png
 from worldengine.cli.explore import CEILING_ABOVE_EYE
