@@ -13,9 +13,10 @@ Run: python -m benchmarks.throughput [--quick] [--mode sequential|joint]
   walk's latents lifted by their ground-truth depth); past what one walk holds, copies of
   it are laid 100 m apart, as a world explored far and wide would be. The retrieval
   (memory.index) touches only the tokens near the camera, so the step should stay flat.
-- long_episode: 2,000 steps (200 with --quick) of one world with a tiny randomly
-  initialised generator and autoencoder: resident memory (RSS) sampled along the way, the
-  store's token count, and whether the store reopens with exactly those tokens.
+- long_episode: 2,000 steps (200 with --quick) of one world with the tiny CubeDiT
+  (randomly initialised, one sampler step) on the shipped autoencoder: resident memory
+  (RSS) sampled along the way, the store's token count, and whether the store reopens
+  with exactly those tokens and frames.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from benchmarks.common import markdown_table, write_results
 from envs.world_vector_env import WorldVectorEnv
 from memory import LatentMemory, backproject
 from worldengine.actions import DiscreteAction
-from worldengine.autoencoder import AUTOENCODER_SIZES, CubeAutoencoder
+from worldengine.autoencoder import CubeAutoencoder
 from worldengine.cube import face_rotations
 from worldengine.flow import SamplerConfig
 from worldengine.generate import MODES, CubeGenerator
@@ -105,21 +106,24 @@ def steps_by_tokens(generator: CubeGenerator, sizes: list[int], steps: int, mode
     for size in sizes:
         next_id = fill_memory(world.memory(0), frames, size, next_id)
         world.step({0: int(DiscreteAction.TURN_LEFT)})  # warm-up at this size
-        step_ms, memory_ms = [], []
+        step_ms, parts = [], {k: [] for k in MEMORY_PARTS}
         for action in policy_actions(rng, steps, 1)[:, 0]:
             start = time.perf_counter()
             frame = world.step({0: int(action)})[0]
             step_ms.append((time.perf_counter() - start) * 1e3)
-            memory_ms.append(sum(frame.timings[k] for k in MEMORY_PARTS))
-        results[str(len(world.memory(0)))] = {"step_ms": statistics.mean(step_ms), "memory_ms": statistics.mean(memory_ms)}
+            for k in MEMORY_PARTS:
+                parts[k].append(frame.timings[k])
+        means = {k: statistics.mean(v) for k, v in parts.items()}
+        results[str(len(world.memory(0)))] = {"step_ms": statistics.mean(step_ms), "memory_ms": sum(means.values()),
+                                              **means}
     world.close()
     return results
 
 
-def tiny_generator() -> CubeGenerator:
-    """Randomly initialised tiny autoencoder (32 px) and tiny CubeDiT: what a long episode costs in RAM, not quality."""
+def tiny_generator(autoencoder: CubeAutoencoder) -> CubeGenerator:
+    """The tiny CubeDiT, randomly initialised, on the shipped autoencoder: what a long
+    episode costs in RAM and disk (the decoded depth fills the memory), not its quality."""
     torch.manual_seed(0)
-    autoencoder = CubeAutoencoder(replace(AUTOENCODER_SIZES["tiny"], face_size=32))
     ae = autoencoder.config
     config = replace(MODEL_SIZES["tiny"], latent_channels=ae.latent_channels, latent_size=ae.face_size // ae.stride)
     return CubeGenerator(CubeDiT(config), autoencoder, SamplerConfig(steps=1))
@@ -130,9 +134,9 @@ def rss_mb() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
-def long_episode(steps: int, workdir: str) -> dict[str, Any]:
-    """One tiny world for `steps` steps: RSS along the way, and the store reopened."""
-    world = WorldModel(tiny_generator(), 1, WorldConfig(mode="joint"))
+def long_episode(generator: CubeGenerator, steps: int, workdir: str) -> dict[str, Any]:
+    """One world for `steps` steps: RSS along the way, and the store reopened."""
+    world = WorldModel(generator, 1, WorldConfig(mode="joint", sampler=generator.sampler))
     scene = ProceduralScene(SCENE_SEED)
     rng = np.random.default_rng(0)
     store = f"{workdir}/long.zarr"
@@ -160,8 +164,9 @@ def report(figures: dict[str, Any]) -> str:
     rows += [[f"steps/s, {w} world(s), {other}", f"{figures[f'steps_per_s_{w}_{other}']:.2f}"] for w in (1, 8)]
     rows.append(["memory overhead (collision + query + warp + write) / step", f"{figures['memory_overhead_frac']:.3f}"])
     table = markdown_table(["throughput", "value"], rows)
-    by_tokens = markdown_table(["stored tokens", "step ms", "memory ms"], [
-        [k, f"{v['step_ms']:.0f}", f"{v['memory_ms']:.1f}"] for k, v in figures["step_ms_by_tokens"].items()])
+    by_tokens = markdown_table(["stored tokens", "step ms", "memory ms", "collision", "query + warp", "write"], [
+        [k, f"{v['step_ms']:.0f}", f"{v['memory_ms']:.1f}", *(f"{v[p]:.1f}" for p in MEMORY_PARTS)]
+        for k, v in figures["step_ms_by_tokens"].items()])
     long = figures["long_episode"]
     longs = markdown_table(["long episode (tiny model)", "value"], [
         ["steps", long["steps"]], ["RSS MB by step", long["rss_mb_by_step"]],
@@ -192,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     figures["speedup_8_vs_1"] = figures["steps_per_s_8"] / figures["steps_per_s_1"]
     figures["step_ms_by_tokens"] = steps_by_tokens(generator, sizes, steps, args.mode, walk)
     with tempfile.TemporaryDirectory() as tmp:
-        figures["long_episode"] = long_episode(long_steps, tmp)
+        figures["long_episode"] = long_episode(tiny_generator(generator.autoencoder), long_steps, tmp)
     print(report(figures))
     command = "python -m benchmarks.throughput" + (" --quick" if args.quick else "") + (
         f" --mode {args.mode}" if args.mode != "sequential" else "")

@@ -33,6 +33,7 @@ from worldengine.flow import SamplerConfig
 from worldengine.generate import MODES, CubeGenerator, WindowContext, memory_input
 from worldengine.kinematics import step_pose
 from worldengine.memory_writer import DEFAULT_AUTOENCODER
+from worldengine.pose import check_rigid
 from worldengine.memory_collision import MemoryCollider
 from worldengine.world_start import StartFrame
 
@@ -46,8 +47,8 @@ WRITE_POLICIES = ("novel", "all")
 class WorldConfig:
     """mode: "sequential" (faces by coverage) or "joint"; sampler: steps and guidance;
     action_kind: "discrete" or "continuous"; memory_radius: metres of memory queried per
-    step; voxel_size: the memory's fusion voxel; collision_reach / surface_radius: see
-    MemoryCollider. write_policy: which generated cells go back into the memory, "all", or
+    step; voxel_size: the memory's fusion voxel; collision_reach / surface_radius /
+    collision_floor_band: see MemoryCollider. write_policy: which generated cells go back into the memory, "all", or
     "novel" (default): the cells the memory did not cover, and those whose generated
     surface stands more than `occlusion_margin` (a fraction) in front of the remembered
     one. What the memory holds is then never overwritten by a regenerated copy of itself,
@@ -62,6 +63,7 @@ class WorldConfig:
     voxel_size: float = 0.1
     collision_reach: float = 1.5
     surface_radius: float = 0.1
+    collision_floor_band: float = 0.3
     write_policy: str = "novel"
     occlusion_margin: float = 0.2
 
@@ -159,12 +161,19 @@ class WorldModel:
             shutil.rmtree(world.memory.log.url, ignore_errors=True)
         self._worlds[index] = None
 
+    def _store_path(self, index: int, memory_path: str | Path | None) -> Path:
+        """Release world `index` and name the store of its next episode."""
+        self._release(index)
+        self._episodes[index] += 1
+        return Path(memory_path) if memory_path else self.workdir / f"world{index}-episode{self._episodes[index]}.zarr"
+
     def _blank_world(self, memory: LatentMemory, pose: torch.Tensor, seed: int | None) -> _World:
         cfg = self.model_config
         h, s = cfg.history, cfg.latent_size
         noise = torch.Generator()
         noise.manual_seed(int(seed) if seed is not None else int(torch.randint(0, 2**62, ())))
-        return _World(memory, MemoryCollider(memory, self.config.collision_reach, self.config.surface_radius),
+        return _World(memory, MemoryCollider(memory, self.config.collision_reach, self.config.surface_radius,
+                                             self.config.collision_floor_band),
                       pose.to(torch.float32), torch.zeros(h, NUM_FACES, cfg.latent_channels, s, s),
                       pose.to(torch.float32).expand(h, 4, 4).clone(), torch.zeros(h, dtype=torch.bool), noise)
 
@@ -175,15 +184,17 @@ class WorldModel:
         frame. `seed` fixes the world's noise."""
         if start is not None and start.rgb.shape[1] != self.face_size:
             raise ValueError(f"start frame faces are {start.rgb.shape[1]} px, the autoencoder makes {self.face_size}")
+        if start is None and pose is None:
+            raise ValueError("a world started from nothing needs a pose")
         first_pose = torch.as_tensor(np.asarray(start.pose if start is not None else pose, dtype=np.float32))
         if first_pose.shape != (4, 4):
             raise ValueError(f"a world needs a (4, 4) start pose, got {tuple(first_pose.shape)}")
-        path = Path(memory_path) if memory_path else None
-        self._release(index)
-        self._episodes[index] += 1
-        path = path or self.workdir / f"world{index}-episode{self._episodes[index]}.zarr"
+        check_rigid(first_pose, "start pose")
+        if memory_path is not None and Path(memory_path).exists():
+            raise FileExistsError(f"a memory store already exists at {memory_path}")
+        path = self._store_path(index, memory_path)
         memory = LatentMemory.create(str(path), channels=self.model_config.latent_channels,
-                                     voxel_size=self.config.voxel_size, overwrite=True)
+                                     voxel_size=self.config.voxel_size, overwrite=memory_path is None)
         world = self._worlds[index] = self._blank_world(memory, first_pose, seed)
         world.owned = memory_path is None
         if start is None:
@@ -338,9 +349,9 @@ class WorldModel:
         if tensors["history"].shape[0] != h or tensors["history"].shape[2:] != (self.model_config.latent_channels,
                                                                                *(self.model_config.latent_size,) * 2):
             raise ValueError(f"{folder} was saved by a different model: history {tuple(tensors['history'].shape)}")
-        self._release(index)
-        self._episodes[index] += 1
-        path = Path(memory_path) if memory_path else self.workdir / f"world{index}-episode{self._episodes[index]}.zarr"
+        if memory_path is not None and Path(memory_path).exists():
+            raise FileExistsError(f"a memory store already exists at {memory_path}")
+        path = self._store_path(index, memory_path)
         shutil.rmtree(path, ignore_errors=True)
         shutil.copytree(folder / "memory.zarr", path)
         memory = LatentMemory.open(str(path))

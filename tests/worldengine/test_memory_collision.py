@@ -24,7 +24,7 @@ def wall_memory(tmp_path, z: float = -2.0, spacing: float = 0.1) -> LatentMemory
 
 
 def test_ray_distance_known_answers(tmp_path):
-    collider = MemoryCollider(wall_memory(tmp_path, z=-1.0), reach=1.5)
+    collider = MemoryCollider(wall_memory(tmp_path, z=-1.0), reach=1.5, floor_band=0.0)
     origins = torch.tensor([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0], [0.3, 0.5, 0.0], [0.0, 1.0, 0.0]], dtype=torch.float64)
     directions = torch.tensor([[0, 0, -1.0], [0, 0, 1.0], [0, 0, -1.0], [1.0, 0, 0]], dtype=torch.float64)
     distance = collider.ray_distance(origins, directions)
@@ -53,11 +53,11 @@ def test_the_agent_cannot_walk_through_a_remembered_wall(tmp_path):
 
 
 def test_tokens_below_the_lowest_ray_are_walked_over(tmp_path):
-    """Floor tokens a generated depth lifted a little (here 0.15 m, under the 0.2 m clearance) never block."""
+    """Floor tokens a generated depth lifted (here 0.45 m: under the 0.2 m clearance + 0.3 m band) never block."""
     config = MotionConfig()
     grid = torch.arange(-3, 3 + 1e-6, 0.1)
     x, z = torch.meshgrid(grid, grid, indexing="ij")
-    floor = torch.stack([x.flatten(), torch.full_like(x.flatten(), 0.15), z.flatten()], dim=1)
+    floor = torch.stack([x.flatten(), torch.full_like(x.flatten(), 0.45), z.flatten()], dim=1)
     n = len(floor)
     memory = LatentMemory.create(str(tmp_path / "floor.zarr"), channels=2)
     memory.write(LatentPoints(floor, torch.zeros(n, 2), torch.zeros(n, 3, dtype=torch.uint8),
