@@ -25,11 +25,11 @@ import torch
 from envs.scene_env import TRAIN_SCENE_SEEDS, observation_space
 from worldengine.actions import MotionConfig, action_space
 from worldengine.generate import CubeGenerator
+from worldengine.memory_writer import DEFAULT_AUTOENCODER
 from worldengine.pose import check_rigid, pose_from_yaw_pitch
 from worldengine.scenes import ProceduralScene
 from worldengine.world import DEFAULT_GENERATOR, Frame, WorldConfig, WorldModel, load_world_generator
 from worldengine.world_start import StartFrame, equirect_start, scene_start, start_pose
-from worldengine.memory_writer import DEFAULT_AUTOENCODER
 
 RESET_OPTIONS = ("scene_seed", "pose", "equirect", "depth", "start", "resume")
 STARTS = ("scene", "empty")

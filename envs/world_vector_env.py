@@ -88,7 +88,7 @@ class WorldVectorEnv(VectorEnv):
     def step(self, actions):
         if not self._started.all():
             raise RuntimeError("call reset() before step()")
-        actions = list(actions) if not isinstance(actions, np.ndarray) else list(actions)
+        actions = list(actions)
         if len(actions) != self.num_envs:
             raise ValueError(f"step got {len(actions)} actions for {self.num_envs} worlds")
         rewards = np.zeros(self.num_envs, dtype=np.float64)

@@ -15,8 +15,8 @@ from typing import Literal, Sequence
 import torch
 
 from kernels.attention import ABSENT, CONTEXT, GENERATED
-from worldengine.autoencoder import CubeAutoencoder, unpack_rgbd
 from memory import Warped
+from worldengine.autoencoder import CubeAutoencoder, unpack_rgbd
 from worldengine.cube import NUM_FACES
 from worldengine.flow import SamplerConfig, guided, sample, velocity_from_clean
 from worldengine.model import CubeDiT, CubeDiTConfig, DiTInput
