@@ -12,6 +12,8 @@ complete, so an interrupted or failed run leaves nothing half-written) holds:
   pointcloud.png      the point cloud from above with the camera path
   memory_preview.png  the memory rendered from the last pose as a cube cross
   map.png             the scene's free-space map with the path
+  revisit.png         the longest return: the step that first stood there (top) and the step
+                      that came back (bottom), each generated (left) beside ground truth
   summary.json        steps, steps/s, PSNR against ground truth (all, first visits, revisits), ...
 """
 
@@ -91,6 +93,18 @@ def revisits(positions: np.ndarray) -> np.ndarray:
     return flags
 
 
+def longest_return(positions: np.ndarray) -> tuple[int, int] | None:
+    """(first, back): the revisit with the most steps between a frame and the oldest frame
+    standing within REVISIT_RADIUS of it; None if the walk never came back."""
+    best = None
+    for t in range(REVISIT_MIN_GAP, len(positions)):
+        older = positions[: t - REVISIT_MIN_GAP + 1, [0, 2]]
+        near = np.flatnonzero(np.hypot(*(older - positions[t, [0, 2]]).T) < REVISIT_RADIUS)
+        if len(near) and (best is None or t - near[0] > best[1] - best[0]):
+            best = (int(near[0]), t)
+    return best
+
+
 def psnr(rgb: np.ndarray, truth: np.ndarray) -> float:
     error = np.mean((rgb.astype(np.float64) - truth.astype(np.float64)) ** 2) / 255.0 ** 2
     return float(10 * np.log10(1 / max(error, 1e-10)))
@@ -134,7 +148,7 @@ def _explore(generator, args: argparse.Namespace, folder: Path) -> dict:
                         memory_path=folder / "memory.zarr")
     memory = world.memory(0)
     policy = LoopExplorer(scene.grid, rng, motion)
-    poses, rows, timings = [frame.pose], [], []
+    poses, rows, timings, generated = [frame.pose], [], [], [frame.rgb]
     blocked = inside = 0
     video = imageio.get_writer(folder / "frames.mp4", fps=10, codec="libx264", quality=7, macro_block_size=16)
     start = time.perf_counter()
@@ -153,13 +167,21 @@ def _explore(generator, args: argparse.Namespace, folder: Path) -> dict:
                 rows.append((psnr(frame.rgb, truth.rgb.numpy()), depth_absrel(frame.depth, truth.depth.numpy())))
                 timings.append(frame.timings)
                 poses.append(frame.pose)
+                generated.append(frame.rgb)
                 video.append_data(np.hstack([equirect_image(frame.rgb, args.video_height),
                                              equirect_image(truth.rgb.numpy(), args.video_height)]))
         seconds = time.perf_counter() - start
     finally:
         world.close()  # flushes and closes the store in the run folder
     positions = np.array([p[:3, 3] for p in poses])
+    pair = longest_return(positions)
+    if pair is not None:
+        panels = [np.hstack([equirect_image(generated[i], args.video_height),
+                             equirect_image(render_cubemaps(scene, torch.from_numpy(poses[i]), size, args.backend)
+                                            .rgb.numpy(), args.video_height)]) for i in pair]
+        imageio.imwrite(folder / "revisit.png", np.vstack(panels))
     return _write_outputs(folder, scene, memory, positions, poses[-1], rows, timings, {
+        "revisit_pair": list(pair) if pair else None,
         "world": "generated", "checkpoint": str(args.checkpoint), "mode": args.mode,
         "sampler_steps": args.sampler_steps, "scene_seed": scene.seed, "scene_kind": scene.layout.kind,
         "heldout_scene": scene.seed in HELDOUT_SCENE_SEEDS,
@@ -192,7 +214,7 @@ def _write_outputs(folder: Path, scene, memory, positions: np.ndarray, last_pose
         "memory_tokens": len(memory), "memory_bytes_on_disk": memory.nbytes_on_disk(),
         "ms_per_step": {key: round(statistics.mean(t[key] for t in timings), 2) for key in timings[0]} if timings else {},
         "files": ["frames.mp4", "memory.zarr", *[p.name for p in exported], "pointcloud.png", "memory_preview.png",
-                  "map.png", "summary.json"],
+                  "map.png", *(["revisit.png"] if summary["revisit_pair"] else []), "summary.json"],
     })
     (folder / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
