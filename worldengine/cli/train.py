@@ -33,6 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--autoencoder", default=str(DEFAULT_AUTOENCODER), help="generator: the frozen autoencoder")
     parser.add_argument("--scenes", type=int, default=48, help="generator: training scenes walked and encoded (seeds 0..N-1)")
     parser.add_argument("--walk-steps", type=int, default=150, help="generator: explorer steps per scene walk")
+    parser.add_argument("--history-noise", type=float, default=0.0,
+                        help="generator: max std of Gaussian noise on history latents (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -47,6 +49,7 @@ def _task(args: argparse.Namespace):
             raise FileNotFoundError(f"trajectory store not found: {data}")
         return AutoencoderTask(AUTOENCODER_SIZES[args.size], args.batch_size, data)
     from worldengine.train import load_autoencoder
+    from worldengine.train.generator_data import WindowSampling
     from worldengine.train.generator_task import GeneratorTask
     from worldengine.train.latent_data import autoencoder_digest, build_latent_store
     from worldengine.train.seeds import TRAIN_SCENE_SEEDS
@@ -63,7 +66,8 @@ def _task(args: argparse.Namespace):
         raise ValueError(f"generator size {args.size!r} does not fit the autoencoder's latents "
                          f"({autoencoder.config.latent_channels} channels, side "
                          f"{autoencoder.config.face_size // autoencoder.config.stride})")
-    return GeneratorTask(config, args.batch_size, data, autoencoder_digest(autoencoder))
+    return GeneratorTask(config, args.batch_size, data, autoencoder_digest(autoencoder),
+                         WindowSampling(history_noise=args.history_noise))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -34,13 +34,17 @@ VOXEL_SIZE = 0.1  # metres, as the engine's memory
 @dataclass(frozen=True)
 class WindowSampling:
     """memory_frames K nearest earlier frames form the memory; probabilities of dropping
-    memory / action, of a joint window (no face clean), of each history length 0..H."""
+    memory / action, of a joint window (no face clean), of each history length 0..H;
+    history_noise: the history latents get Gaussian noise of a std drawn uniformly from
+    [0, history_noise] per window, so the model learns not to trust a history that, in a
+    rollout, is its own imperfect output (exposure bias)."""
 
     memory_frames: int = 8
     memory_dropout: float = 0.1
     action_dropout: float = 0.1
     joint: float = 0.4
     history_lengths: tuple[float, ...] = (0.1, 0.2, 0.7)
+    history_noise: float = 0.0
 
 
 def fused_memory_warp(latents: torch.Tensor, cell_depth: torch.Tensor, poses: torch.Tensor,
@@ -82,6 +86,14 @@ def face_roles(rng: np.random.Generator, joint: float) -> torch.Tensor:
     return roles
 
 
+def _noisy(history: torch.Tensor, max_std: float, rng: np.random.Generator) -> torch.Tensor:
+    if max_std <= 0:
+        return history
+    std = float(rng.uniform(0, max_std))
+    noise = torch.from_numpy(rng.standard_normal(history.shape).astype(np.float32))
+    return history + std * noise
+
+
 def window_sample(episode: LatentEpisode, index: int, config: CubeDiTConfig, sampling: WindowSampling,
                   rng: np.random.Generator) -> dict[str, torch.Tensor]:
     """Everything CubeDiT needs for target frame `index` (T = 1), without the batch axis."""
@@ -100,7 +112,7 @@ def window_sample(episode: LatentEpisode, index: int, config: CubeDiTConfig, sam
         "roles": face_roles(rng, sampling.joint),
         "memory": memory[None],
         "current_rays": plucker_rays(target[None], target, size),  # (1, F, 6, s, s)
-        "history": episode.latents[previous].float(),
+        "history": _noisy(episode.latents[previous].float(), sampling.history_noise, rng),
         "history_rays": plucker_rays(episode.poses[previous], target, size),
         "history_present": present,
         "action": episode.rates[index],

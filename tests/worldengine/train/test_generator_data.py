@@ -92,6 +92,16 @@ def test_window_stream_is_reproducible(store):
     assert a["memory"].shape == (3, 1, 6, 5, 16, 16) and a["history"].shape == (3, 2, 6, 4, 16, 16)
 
 
+def test_history_noise_perturbs_only_the_history(store):
+    episodes = load_latent_store(store)
+    config = CubeDiTConfig(latent_channels=4, width=32, depth=1, heads=2)
+    clean = next(window_stream(episodes, config, WindowSampling(), 4, seed=7))
+    noisy = next(window_stream(episodes, config, WindowSampling(history_noise=0.5), 4, seed=7))
+    assert torch.equal(clean["target"], noisy["target"])
+    difference = (noisy["history"] - clean["history"]).std(dim=(1, 2, 3, 4, 5))  # per window
+    assert (difference > 0).any() and (difference < 0.5 + 0.05).all()
+
+
 def test_train_generator_cli(tmp_path):
     """`worldengine train generator` builds its data, trains, and leaves a loadable checkpoint with a run card."""
     out = tmp_path / "gen"
