@@ -1,21 +1,21 @@
-"""Frames into the latent spatial memory: encode with the autoencoder, lift, fuse, export.
-
-The write-back half of the engine's step, usable on ground-truth frames today and on
-generated ones later.
-"""
+"""Frames into the latent spatial memory (encode with the autoencoder, lift, fuse), and a
+memory out again as files (point cloud, camera path, pictures)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import imageio.v2 as imageio
 import numpy as np
 import torch
 
 from memory import LatentMemory, backproject, export_ply, preview_png
 from worldengine.autoencoder import CubeAutoencoder, pack_rgbd
 from worldengine.cube import face_rotations
+from worldengine.visualize import pointcloud_topdown
 
 DEFAULT_AUTOENCODER = Path(__file__).resolve().parents[1] / "checkpoints" / "autoencoder"
+CEILING_ABOVE_EYE = 0.5  # metres: pointcloud.png leaves out points higher than this above the eye
 
 
 class MemoryWriter:
@@ -41,10 +41,18 @@ class MemoryWriter:
         self.frames += 1
         return new
 
-    def finish(self, folder: Path, preview_pose: np.ndarray) -> dict:
-        """Close the store; write memory.ply (+ cameras, trajectory) and memory_preview.png."""
-        self.memory.close()
-        exported = export_ply(self.memory, folder / "memory.ply")
-        preview_png(self.memory, torch.as_tensor(preview_pose), self.rotations, folder / "memory_preview.png")
-        return {"memory_tokens": len(self.memory), "memory_bytes_on_disk": self.memory.nbytes_on_disk(),
-                "memory_files": [p.name for p in exported] + ["memory_preview.png"]}
+
+def export_memory(memory: LatentMemory, folder: Path, preview_size: int = 128) -> list[str]:
+    """Write a memory's pictures and point cloud into `folder`: memory.ply (+ cameras,
+    trajectory), pointcloud.png (from above, roofs cut, with the camera path) and
+    memory_preview.png (seen from the last frame's pose). Returns the file names."""
+    poses = memory.frames()["frame_pose"]  # (M, 4, 4)
+    if len(poses) == 0:
+        raise ValueError("the memory holds no frames to export")
+    exported = export_ply(memory, folder / "memory.ply")
+    tokens = memory.tokens()
+    ceiling = float(poses[:, 1, 3].max()) + CEILING_ABOVE_EYE
+    imageio.imwrite(folder / "pointcloud.png", pointcloud_topdown(tokens["position"].numpy(), tokens["rgb"].numpy(),
+                                                                  poses[:, :3, 3].numpy(), ceiling))
+    preview_png(memory, poses[-1], face_rotations(), folder / "memory_preview.png", size=preview_size)
+    return [p.name for p in exported] + ["pointcloud.png", "memory_preview.png"]

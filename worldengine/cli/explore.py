@@ -33,15 +33,13 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from memory import export_ply, preview_png
 from worldengine.actions import MotionConfig
-from worldengine.cube import face_rotations
 from worldengine.explorer import LoopExplorer
 from worldengine.generate import MODES
-from worldengine.memory_writer import DEFAULT_AUTOENCODER
+from worldengine.memory_writer import DEFAULT_AUTOENCODER, export_memory
 from worldengine.scenes import ProceduralScene, render_cubemaps
 from worldengine.train.seeds import HELDOUT_SCENE_SEEDS
-from worldengine.visualize import equirect_image, pointcloud_topdown, topdown_map
+from worldengine.visualize import equirect_image, topdown_map
 from worldengine.world import DEFAULT_GENERATOR, WorldConfig, WorldModel, load_world_generator
 from worldengine.world_start import scene_start, start_pose
 
@@ -50,7 +48,6 @@ HELP = ("explore a generated world out and back beside its ground truth; write a
 REVISIT_RADIUS = 0.5  # metres: a frame revisits a place if an older frame stood this close
 REVISIT_MIN_GAP = 40  # steps: ... and that frame is at least this much older
 DEFAULT_SCENE_SEED = 1_000_006  # the first held-out house: rooms and doors to leave and come back to
-CEILING_ABOVE_EYE = 0.5  # metres: pointcloud.png leaves out points higher than this above the eye
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -180,7 +177,7 @@ def _explore(generator, args: argparse.Namespace, folder: Path) -> dict:
                              equirect_image(render_cubemaps(scene, torch.from_numpy(poses[i]), size, args.backend)
                                             .rgb.numpy(), args.video_height)]) for i in pair]
         imageio.imwrite(folder / "revisit.png", np.vstack(panels))
-    return _write_outputs(folder, scene, memory, positions, poses[-1], rows, timings, {
+    return _write_outputs(folder, scene, memory, positions, rows, timings, {
         "revisit_pair": list(pair) if pair else None,
         "world": "generated", "checkpoint": str(args.checkpoint), "mode": args.mode,
         "sampler_steps": args.sampler_steps, "scene_seed": scene.seed, "scene_kind": scene.layout.kind,
@@ -191,17 +188,12 @@ def _explore(generator, args: argparse.Namespace, folder: Path) -> dict:
     })
 
 
-def _write_outputs(folder: Path, scene, memory, positions: np.ndarray, last_pose: np.ndarray,
-                   rows: list[tuple[float, float]], timings: list[dict], summary: dict) -> dict:
+def _write_outputs(folder: Path, scene, memory, positions: np.ndarray, rows: list[tuple[float, float]],
+                   timings: list[dict], summary: dict) -> dict:
     flags = revisits(positions)[1:]  # per step (frame 0 is the ground-truth start)
     scores = np.array(rows).reshape(-1, 2)
-    ceiling = float(positions[:, 1].max()) + CEILING_ABOVE_EYE
-    tokens = memory.tokens()
-    imageio.imwrite(folder / "pointcloud.png", pointcloud_topdown(tokens["position"].numpy(), tokens["rgb"].numpy(),
-                                                                  positions, ceiling))
     imageio.imwrite(folder / "map.png", topdown_map(scene.grid, positions))
-    exported = export_ply(memory, folder / "memory.ply")
-    preview_png(memory, torch.from_numpy(last_pose), face_rotations(), folder / "memory_preview.png")
+    exported = export_memory(memory, folder)
 
     def mean(values) -> float | None:
         return round(float(np.mean(values)), 3) if len(values) else None
@@ -213,8 +205,7 @@ def _write_outputs(folder: Path, scene, memory, positions: np.ndarray, last_pose
         "depth_absrel": mean(scores[:, 1][np.isfinite(scores[:, 1])]),
         "memory_tokens": len(memory), "memory_bytes_on_disk": memory.nbytes_on_disk(),
         "ms_per_step": {key: round(statistics.mean(t[key] for t in timings), 2) for key in timings[0]} if timings else {},
-        "files": ["frames.mp4", "memory.zarr", *[p.name for p in exported], "pointcloud.png", "memory_preview.png",
-                  "map.png", *(["revisit.png"] if summary["revisit_pair"] else []), "summary.json"],
+        "files": ["frames.mp4", "memory.zarr", *exported, "map.png", *(["revisit.png"] if summary["revisit_pair"] else []), "summary.json"],
     })
     (folder / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary

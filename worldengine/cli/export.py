@@ -6,12 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
-import imageio.v2 as imageio
-
-from memory import LatentMemory, export_ply, preview_png
-from worldengine.cli.explore import CEILING_ABOVE_EYE
-from worldengine.cube import face_rotations
-from worldengine.visualize import pointcloud_topdown
+from memory import LatentMemory
+from worldengine.memory_writer import export_memory
 
 HELP = "re-export a run's saved memory: memory.ply (+ cameras, trajectory), pointcloud.png, memory_preview.png"
 
@@ -38,20 +34,14 @@ def run(args: argparse.Namespace) -> int:
         memory = LatentMemory.open(str(store), read_only=True)
     except Exception as error:  # zarr and json raise many kinds on a damaged store
         raise ValueError(f"cannot open the memory store {store}: {error}") from error
-    if len(memory.frames()["frame_id"]) == 0:
+    frames = len(memory.frames()["frame_id"])
+    if frames == 0:
         raise ValueError(f"the memory store {store} holds no frames")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise PermissionError(f"cannot create output folder {out}: {error}") from error
-    exported = export_ply(memory, out / "memory.ply")
-    poses = memory.frames()["frame_pose"]
-    tokens = memory.tokens()
-    ceiling = float(poses[:, 1, 3].max()) + CEILING_ABOVE_EYE
-    imageio.imwrite(out / "pointcloud.png", pointcloud_topdown(tokens["position"].numpy(), tokens["rgb"].numpy(),
-                                                               poses[:, :3, 3].numpy(), ceiling))
-    preview_png(memory, poses[-1], face_rotations(), out / "memory_preview.png", size=args.preview_size)
-    files = [*(p.name for p in exported), "pointcloud.png", "memory_preview.png"]
-    print(json.dumps({"store": str(store), "tokens": len(memory), "frames": len(poses), "out": str(out),
+    files = export_memory(memory, out, args.preview_size)
+    print(json.dumps({"store": str(store), "tokens": len(memory), "frames": frames, "out": str(out),
                       "files": files}, indent=2))
     return 0
