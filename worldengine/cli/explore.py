@@ -81,25 +81,32 @@ def prepare_out(out: str | None, prefix: str) -> tuple[Path, Path]:
     return final, partial
 
 
-def revisits(positions: np.ndarray) -> np.ndarray:
-    """(T,) bool: frame t stands within REVISIT_RADIUS of a frame REVISIT_MIN_GAP+ steps older."""
-    flags = np.zeros(len(positions), dtype=bool)
+def first_visits(positions: np.ndarray) -> np.ndarray:
+    """(T,) int: for frame t, the oldest frame at least REVISIT_MIN_GAP steps older standing
+    within REVISIT_RADIUS of it (the visit t returns to); -1 where there is none."""
+    first = np.full(len(positions), -1)
     for t in range(REVISIT_MIN_GAP, len(positions)):
         older = positions[: t - REVISIT_MIN_GAP + 1, [0, 2]]
-        flags[t] = bool((np.hypot(*(older - positions[t, [0, 2]]).T) < REVISIT_RADIUS).any())
-    return flags
+        near = np.flatnonzero(np.hypot(*(older - positions[t, [0, 2]]).T) < REVISIT_RADIUS)
+        if len(near):
+            first[t] = near[0]
+    return first
+
+
+def revisits(positions: np.ndarray) -> np.ndarray:
+    """(T,) bool: frame t stands within REVISIT_RADIUS of a frame REVISIT_MIN_GAP+ steps older."""
+    return first_visits(positions) >= 0
 
 
 def longest_return(positions: np.ndarray) -> tuple[int, int] | None:
     """(first, back): the revisit with the most steps between a frame and the oldest frame
     standing within REVISIT_RADIUS of it; None if the walk never came back."""
-    best = None
-    for t in range(REVISIT_MIN_GAP, len(positions)):
-        older = positions[: t - REVISIT_MIN_GAP + 1, [0, 2]]
-        near = np.flatnonzero(np.hypot(*(older - positions[t, [0, 2]]).T) < REVISIT_RADIUS)
-        if len(near) and (best is None or t - near[0] > best[1] - best[0]):
-            best = (int(near[0]), t)
-    return best
+    first = first_visits(positions)
+    if not (first >= 0).any():
+        return None
+    gaps = np.where(first >= 0, np.arange(len(first)) - first, -1)
+    back = int(np.argmax(gaps))  # the earliest of equal gaps, as a scan in time order
+    return int(first[back]), back
 
 
 def psnr(rgb: np.ndarray, truth: np.ndarray) -> float:
