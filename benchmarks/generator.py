@@ -48,9 +48,9 @@ from worldengine.train import HELDOUT_SCENE_SEEDS, load_autoencoder
 from worldengine.train.generator_task import load_generator
 from worldengine.train.latent_data import LatentEpisode, encode_walk
 from worldengine.train.seeds import check_heldout
+from worldengine.world import DEFAULT_GENERATOR
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "generator"
 MIN_COVERAGE = 0.9
 
 
@@ -166,7 +166,7 @@ def time_window(generator: CubeGenerator, context: WindowContext, mode: str, rep
 def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.generator", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="2 scenes x 40 steps, 8 views (plumbing check)")
-    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT, help="generator checkpoint folder")
+    parser.add_argument("--checkpoint", type=Path, default=DEFAULT_GENERATOR, help="generator checkpoint folder")
     parser.add_argument("--autoencoder", type=Path, default=DEFAULT_AUTOENCODER, help="autoencoder checkpoint folder")
     parser.add_argument("--steps", type=int, default=4, help="sampler steps (default 4)")
     parser.add_argument("--results-dir", type=Path, default=None, help="where generator.json goes")

@@ -33,8 +33,8 @@ from worldengine.flow import SamplerConfig
 from worldengine.generate import MODES, CubeGenerator, WindowContext, memory_input
 from worldengine.kinematics import step_pose
 from worldengine.memory_writer import DEFAULT_AUTOENCODER
-from worldengine.pose import check_rigid
 from worldengine.memory_collision import MemoryCollider
+from worldengine.pose import check_rigid
 from worldengine.world_start import StartFrame
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,8 +48,8 @@ class WorldConfig:
     """mode: "sequential" (faces by coverage) or "joint"; sampler: steps and guidance;
     action_kind: "discrete" or "continuous"; memory_radius: metres of memory queried per
     step; voxel_size: the memory's fusion voxel; collision_reach / surface_radius /
-    collision_floor_band: see MemoryCollider. write_policy: which generated cells go back into the memory, "all", or
-    "novel" (default): the cells the memory did not cover, and those whose generated
+    collision_floor_band: see MemoryCollider. write_policy: which generated cells go back
+    into the memory, "all", or "novel" (default): the cells the memory did not cover, and those whose generated
     surface stands more than `occlusion_margin` (a fraction) in front of the remembered
     one. What the memory holds is then never overwritten by a regenerated copy of itself,
     whose depth jitters from frame to frame: the remembered world cannot drift, and a
@@ -198,8 +198,7 @@ class WorldModel:
         world = self._worlds[index] = self._blank_world(memory, first_pose, seed)
         world.owned = memory_path is None
         if start is None:
-            zero = np.zeros(4, np.float32)
-            return self._advance([index], [zero], [False])[0]
+            return self._advance([index], [np.zeros(4, np.float32)])[0]  # no motion: zero rates
         rgb, depth = torch.from_numpy(start.rgb), torch.from_numpy(start.depth)
         ae = self.generator.autoencoder
         with torch.no_grad():
@@ -237,7 +236,7 @@ class WorldModel:
             world.pose, hit = step_pose(world.pose, motions[i], motion_config, world.collider.ray_distance)
             moved_ms.append((time.perf_counter() - start) * 1e3)
             blocked.append(hit)
-        frames = self._advance(indices, rates, [True] * len(indices))
+        frames = self._advance(indices, rates)
         for frame, hit, ms in zip(frames, blocked, moved_ms):
             frame.blocked = hit
             frame.timings["collision_ms"] = ms
@@ -263,11 +262,9 @@ class WorldModel:
             action=torch.from_numpy(np.stack(rates)).float())
         return context, warps, read_ms
 
-    def _advance(self, indices: list[int], rates: list[np.ndarray], action_present: list[bool]) -> list[Frame]:
+    def _advance(self, indices: list[int], rates: list[np.ndarray]) -> list[Frame]:
         """Generate, decode and write back one frame for each of `indices` at its pose."""
         context, warps, read_ms = self._context(indices, rates)
-        if not all(action_present):
-            context.action[~torch.tensor(action_present)] = 0
         worlds = [self.world(i) for i in indices]
         start = time.perf_counter()
         latents, order = self.generator.latents(context, self.config.mode, [w.noise for w in worlds])
