@@ -34,6 +34,25 @@ def observation_space(face_size: int) -> spaces.Dict:
     })
 
 
+def pose_option(value: Any) -> np.ndarray:
+    """Reset option 'pose' as a rigid (4, 4) float32 matrix, or a ValueError naming what is wrong."""
+    try:
+        pose = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"reset option 'pose' must be a (4, 4) matrix, got {type(value).__name__}") from error
+    if pose.shape != (4, 4):
+        raise ValueError(f"reset option 'pose' must be a (4, 4) matrix, got shape {pose.shape}")
+    check_rigid(torch.from_numpy(pose), "reset option 'pose'")
+    return pose
+
+
+def check_free(scene: Scene, pose: torch.Tensor, motion: MotionConfig) -> None:
+    """A start pose must leave the body in the scene's free space."""
+    if not scene.is_free(pose[:3, 3].numpy()[None], motion.agent_radius, motion.eye_height)[0]:
+        raise ValueError(f"reset option 'pose' puts the agent inside an obstacle or outside the scene: "
+                         f"{pose[:3, 3].tolist()}")
+
+
 class SceneEnv(gym.Env):
     """Walk a ground-truth scene; the reward is the number of voxels seen for the first time.
 
@@ -93,12 +112,8 @@ class SceneEnv(gym.Env):
 
     def _start_pose(self, options: dict) -> torch.Tensor:
         if "pose" in options:
-            pose = torch.as_tensor(np.asarray(options["pose"], dtype=np.float32))
-            if pose.shape != (4, 4):
-                raise ValueError(f"reset option 'pose' must be a (4, 4) matrix, got shape {tuple(pose.shape)}")
-            check_rigid(pose, "reset option 'pose'")
-            if not self.scene.is_free(pose[:3, 3].numpy()[None], self.motion.agent_radius, self.motion.eye_height)[0]:
-                raise ValueError(f"reset option 'pose' puts the agent inside an obstacle or outside the scene: {pose[:3, 3].tolist()}")
+            pose = torch.from_numpy(pose_option(options["pose"]))
+            check_free(self.scene, pose, self.motion)
             return pose
         position = self.scene.sample_free_position(self.np_random)
         yaw = float(self.np_random.uniform(-np.pi, np.pi))

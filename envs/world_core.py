@@ -22,28 +22,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from envs.scene_env import TRAIN_SCENE_SEEDS, observation_space
+from envs.scene_env import TRAIN_SCENE_SEEDS, check_free, observation_space, pose_option
 from worldengine.actions import MotionConfig, action_space
 from worldengine.generate import CubeGenerator
 from worldengine.memory_writer import DEFAULT_AUTOENCODER
-from worldengine.pose import check_rigid, pose_from_yaw_pitch
+from worldengine.pose import pose_from_yaw_pitch
 from worldengine.scenes import ProceduralScene
 from worldengine.world import DEFAULT_GENERATOR, Frame, WorldConfig, WorldModel, load_world_generator
 from worldengine.world_start import StartFrame, equirect_start, scene_start, start_pose
 
 RESET_OPTIONS = ("scene_seed", "pose", "equirect", "depth", "start", "resume")
 STARTS = ("scene", "empty")
-
-
-def _pose_option(value: Any) -> np.ndarray:
-    try:
-        pose = np.asarray(value, dtype=np.float32)
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"reset option 'pose' must be a (4, 4) matrix, got {type(value).__name__}") from error
-    if pose.shape != (4, 4):
-        raise ValueError(f"reset option 'pose' must be a (4, 4) matrix, got shape {pose.shape}")
-    check_rigid(torch.from_numpy(pose), "reset option 'pose'")
-    return pose
 
 
 def check_options(options: dict | None) -> dict:
@@ -67,7 +56,7 @@ def check_options(options: dict | None) -> dict:
         raise ValueError("reset option 'resume' takes no other options")
     if "resume" in options and not isinstance(options["resume"], (str, Path)):
         raise ValueError(f"reset option 'resume' must be a folder path, got {type(options['resume']).__name__}")
-    return {**options, "pose": _pose_option(options["pose"])} if "pose" in options else dict(options)
+    return {**options, "pose": pose_option(options["pose"])} if "pose" in options else dict(options)
 
 
 class WorldSessions:
@@ -133,9 +122,7 @@ class WorldSessions:
         self._scene_seed[index] = int(seed)
         if "pose" in options:
             pose = torch.from_numpy(options["pose"])
-            if not scene.is_free(pose[:3, 3].numpy()[None], motion.agent_radius, motion.eye_height)[0]:
-                raise ValueError(f"reset option 'pose' puts the agent inside an obstacle or outside scene {seed}: "
-                                 f"{pose[:3, 3].tolist()}")
+            check_free(scene, pose, motion)
         else:
             pose = start_pose(scene, rng, motion)
         return scene_start(scene, pose, self.face_size, self.backend), pose.numpy()
