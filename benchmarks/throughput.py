@@ -34,7 +34,7 @@ import torch
 
 from benchmarks.common import markdown_table, write_results
 from envs.world_vector_env import WorldVectorEnv
-from memory import LatentMemory, backproject
+from memory import LatentMemory, LatentPoints, backproject
 from worldengine.actions import DiscreteAction
 from worldengine.autoencoder import CubeAutoencoder
 from worldengine.cube import face_rotations
@@ -83,7 +83,7 @@ def fill_memory(memory: LatentMemory, frames: list, target: int, first_id: int) 
         for points, pose in frames:
             if len(memory) >= target:
                 break
-            shifted = type(points)(points.positions + offset, points.features, points.rgb, points.frame)
+            shifted = LatentPoints(points.positions + offset, points.features, points.rgb, points.frame)
             moved = pose.clone()
             moved[:3, 3] += offset
             memory.write(shifted, frame_id, moved, float(frame_id))
