@@ -89,8 +89,34 @@ def throughput_section(record: dict) -> str:
             f"{_provenance(record)}")
 
 
+def explore_section(record: dict) -> str:
+    from benchmarks.explore import report
+
+    f = record["figures"]
+    missed = [f"{name} ({_figure(v['value'])}, wanted {v['target']})" for name, v in f["targets"].items() if not v["met"]]
+    verdict = ("Every target is met." if not missed else
+               "Missed: " + "; ".join(missed) + ". The latent memory does not yet make revisits measurably more "
+               "faithful than the history alone with the shipped generator (see Notes).")
+    lpips = ("LPIPS is real AlexNet LPIPS." if f["lpips"] == "alexnet" else
+             f"LPIPS is reported as unavailable (null in the JSON), not replaced: {f['lpips']}.")
+    return (f"### Long-horizon exploration (`worldengine bench`)\n\n{report(f)}\n\n"
+            f"{verdict}\n\n"
+            f"Held-out scenes {f['scene_seeds']} (checked outside the training range); a step is a revisit when at "
+            f"least {f['revisit_overlap']:.0%} of its ground-truth view was seen {f['revisit_gap']}+ steps earlier. "
+            f"Revisit columns average those steps over all trajectories; depth AbsRel and the seam columns average "
+            f"every step. Timing and memory are each ablation alone, at the end of the long walk; ratios are "
+            f"against latent. {lpips} Whole run: {f['wall_s'] / 60:.0f} minutes.\n\n"
+            "![drift](benchmarks/results/explore_drift.png) ![worlds](benchmarks/results/explore_worlds.png) "
+            "![tokens](benchmarks/results/explore_tokens.png)\n\n"
+            f"{_provenance(record)}")
+
+
+def _figure(value) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
 SECTIONS = (("render", render_section), ("memory", memory_section), ("autoencoder", autoencoder_section),
-            ("generator", generator_section), ("throughput", throughput_section))
+            ("generator", generator_section), ("throughput", throughput_section), ("explore", explore_section))
 
 
 def results_markdown() -> str:

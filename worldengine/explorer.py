@@ -69,12 +69,15 @@ class LoopExplorer:
 
     Between routes it turns a full circle in place with probability `look_around_prob`.
     Call `act(pose)` with the current body pose each step. `route_log` records each
-    route's kind and waypoints (world x, z) so revisits can be found afterwards.
+    route's kind and waypoints (world x, z) so revisits can be found afterwards;
+    `route_kinds` limits the routes it picks.
     """
 
     def __init__(self, grid: FreeGrid, rng: np.random.Generator, motion: MotionConfig | None = None,
-                 look_around_prob: float = 0.2):
-        self.grid, self.rng = grid, rng
+                 look_around_prob: float = 0.2, route_kinds: tuple[str, ...] = ROUTES):
+        if not route_kinds or any(kind not in ROUTES for kind in route_kinds):
+            raise ValueError(f"route_kinds must be a non-empty subset of {ROUTES}, got {route_kinds!r}")
+        self.grid, self.rng, self.route_kinds = grid, rng, tuple(route_kinds)
         self.motion = motion or MotionConfig()
         self.look_around_prob = look_around_prob
         self._cells = np.argwhere(grid.free)
@@ -86,7 +89,7 @@ class LoopExplorer:
         self.route_log: list[dict] = []
 
     def _new_route(self, here: tuple[int, int]) -> None:
-        kind = ROUTES[int(self.rng.integers(0, len(ROUTES)))]
+        kind = self.route_kinds[int(self.rng.integers(0, len(self.route_kinds)))]
         stops = 1 if kind == "out_and_back" else 2
         # Waypoints at least MIN_EXCURSION away, where the scene has such cells, so every
         # route really leaves the place it will come back to.

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from worldengine.actions import MotionConfig, decode_action
 from worldengine.data import TrajectoryWriter
-from worldengine.explorer import LoopExplorer
+from worldengine.explorer import ROUTES, LoopExplorer
 from worldengine.kinematics import step_pose
 from worldengine.scenes import ProceduralScene, Scene, render_cubemaps
 from worldengine.world_start import start_pose
@@ -29,13 +29,16 @@ class Rollout:
 
 
 def walk(scene: Scene, steps: int, face_size: int, seed: int, on_frame: Callable[[dict], None],
-         backend: str = "auto", motion: MotionConfig | None = None, progress: bool = False) -> Rollout:
+         backend: str = "auto", motion: MotionConfig | None = None, progress: bool = False,
+         route_kinds: tuple[str, ...] = ROUTES, routes: int | None = None) -> Rollout:
     """Walk `steps` actions of the loop explorer from a seeded free start; call
-    `on_frame({"rgb", "depth", "pose", "action"})` for the start frame and every step."""
+    `on_frame({"rgb", "depth", "pose", "action"})` for the start frame and every step.
+    `route_kinds` limits the explorer's routes; with `routes`, the walk ends early once
+    that many routes are complete (and no look-around is taken between routes)."""
     motion = motion or MotionConfig()
     rng = np.random.default_rng(seed)
     pose = start_pose(scene, rng, motion)
-    policy = LoopExplorer(scene.grid, rng, motion)
+    policy = LoopExplorer(scene.grid, rng, motion, 0.0 if routes else 0.2, route_kinds)
     rollout = Rollout(scene)
     action = -1
     for _ in tqdm(range(steps + 1), desc=f"scene {getattr(scene, 'seed', '?')}", disable=not progress, leave=False):
@@ -49,7 +52,9 @@ def walk(scene: Scene, steps: int, face_size: int, seed: int, on_frame: Callable
         rollout.actions.append(action)
         on_frame({"rgb": frame.rgb.numpy(), "depth": frame.depth.numpy(), "pose": pose.numpy(), "action": action})
         action = policy.act(pose)
-    rollout.routes = policy.route_log
+        if routes is not None and len(policy.route_log) > routes:
+            break  # the action just planned begins a route past the last one wanted
+    rollout.routes = policy.route_log[:routes] if routes is not None else policy.route_log
     return rollout
 
 

@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from memory import LatentMemory, Warped, backproject, block_depth, warp_memory
+from memory import LatentMemory, Warped, backproject, block_depth
+from memory.points import PointCloudMemory, PointRender
 from worldengine.actions import ACTION_KINDS, MotionConfig, action_rates, decode_action
 from worldengine.autoencoder import pack_rgbd
 from worldengine.cube import NUM_FACES, face_rotations
@@ -34,6 +35,7 @@ from worldengine.generate import MODES, CubeGenerator, WindowContext, memory_inp
 from worldengine.kinematics import step_pose
 from worldengine.memory_writer import DEFAULT_AUTOENCODER
 from worldengine.memory_collision import MemoryCollider
+from worldengine.recall import MEMORY_KINDS, RETRIEVALS, empty_recall, recall_latent, recall_points
 from worldengine.pose import check_rigid
 from worldengine.world_start import StartFrame
 
@@ -53,7 +55,10 @@ class WorldConfig:
     surface stands more than `occlusion_margin` (a fraction) in front of the remembered
     one. What the memory holds is then never overwritten by a regenerated copy of itself,
     whose depth jitters from frame to frame: the remembered world cannot drift, and a
-    world standing still adds nothing to its memory (nor earns exploration reward)."""
+    world standing still adds nothing to its memory (nor earns exploration reward).
+    memory: what conditions generation, "latent" (the engine's), "rgb_points" (the
+    explicit baseline) or "none"; retrieval: which latent tokens are read (see
+    worldengine.recall). Worlds other than "latent" keep no tokens, so nothing collides."""
 
     mode: str = "sequential"
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
@@ -66,8 +71,14 @@ class WorldConfig:
     collision_floor_band: float = 0.3
     write_policy: str = "novel"
     occlusion_margin: float = 0.2
+    memory: str = "latent"
+    retrieval: str = "radius"
 
     def __post_init__(self) -> None:
+        if self.memory not in MEMORY_KINDS:
+            raise ValueError(f"memory must be one of {MEMORY_KINDS}, got {self.memory!r}")
+        if self.retrieval not in RETRIEVALS:
+            raise ValueError(f"retrieval must be one of {RETRIEVALS}, got {self.retrieval!r}")
         if self.write_policy not in WRITE_POLICIES:
             raise ValueError(f"write_policy must be one of {WRITE_POLICIES}, got {self.write_policy!r}")
         if self.mode not in MODES:
@@ -107,6 +118,9 @@ class _World:
     frames: int = 0
     last: Frame | None = None  # the newest observation
     owned: bool = True  # the store lives in the model's workdir and goes with the world
+    memory_kind: str = "latent"
+    retrieval: str = "radius"
+    points: PointCloudMemory | None = None  # the "rgb_points" memory
 
 
 class WorldModel:
@@ -178,10 +192,16 @@ class WorldModel:
                       pose.to(torch.float32).expand(h, 4, 4).clone(), torch.zeros(h, dtype=torch.bool), noise)
 
     def reset(self, index: int, start: StartFrame | None, pose: np.ndarray | None = None, seed: int | None = None,
-              memory_path: str | Path | None = None) -> Frame:
+              memory_path: str | Path | None = None, memory_kind: str | None = None,
+              retrieval: str | None = None) -> Frame:
         """Begin world `index` afresh from `start` (a first frame, written to the memory as
         it is) or, with `start=None`, from an empty memory at `pose`, generating the first
-        frame. `seed` fixes the world's noise."""
+        frame. `seed` fixes the world's noise; `memory_kind` and `retrieval` override the
+        config's for this world (ablations side by side in one batch)."""
+        memory_kind, retrieval = memory_kind or self.config.memory, retrieval or self.config.retrieval
+        if memory_kind not in MEMORY_KINDS or retrieval not in RETRIEVALS:
+            raise ValueError(f"memory_kind must be one of {MEMORY_KINDS} and retrieval one of {RETRIEVALS}, "
+                             f"got {memory_kind!r}, {retrieval!r}")
         if start is not None and start.rgb.shape[1] != self.face_size:
             raise ValueError(f"start frame faces are {start.rgb.shape[1]} px, the autoencoder makes {self.face_size}")
         if start is None and pose is None:
@@ -196,7 +216,8 @@ class WorldModel:
         memory = LatentMemory.create(str(path), channels=self.model_config.latent_channels,
                                      voxel_size=self.config.voxel_size, overwrite=memory_path is None)
         world = self._worlds[index] = self._blank_world(memory, first_pose, seed)
-        world.owned = memory_path is None
+        world.owned, world.memory_kind, world.retrieval = memory_path is None, memory_kind, retrieval
+        world.points = PointCloudMemory() if memory_kind == "rgb_points" else None
         if start is None:
             return self._advance([index], [np.zeros(4, np.float32)])[0]  # no motion: zero rates
         rgb, depth = torch.from_numpy(start.rgb), torch.from_numpy(start.depth)
@@ -242,17 +263,53 @@ class WorldModel:
             frame.timings["collision_ms"] = ms
         return dict(zip(indices, frames))
 
-    def _context(self, indices: list[int], rates: list[np.ndarray]) -> tuple[WindowContext, list[Warped], list[float]]:
-        """The batched window context of worlds `indices` at their current poses, their
-        memory warps, and the ms each world's memory query + warp took."""
-        memories, warps, read_ms = [], [], []
+    def step_to(self, moves: dict[int, tuple[np.ndarray, Any]]) -> dict[int, Frame]:
+        """Step worlds {index: (pose, action)}: each is placed at `pose` (4, 4) instead of
+        being moved by its action and its own collisions, and `action` conditions the
+        generator as in `step`. For running in lockstep with another simulator (the
+        ground truth of benchmarks.explore) along the poses it reached."""
+        kind, motion_config = self.config.action_kind, self.config.motion
+        poses, rates = {}, []
+        for i, (pose, action) in moves.items():
+            try:
+                decode_action(action, kind, motion_config)
+                rates.append(action_rates(action, kind, motion_config))
+                poses[i] = torch.as_tensor(np.asarray(pose, dtype=np.float32))
+                check_rigid(poses[i], "pose")
+            except ValueError as error:
+                raise ValueError(f"world {i}: {error}") from None
+        for i, pose in poses.items():
+            self.world(i).pose = pose
+        return dict(zip(moves, self._advance(list(moves), rates)))
+
+    def memory_bytes(self, index: int) -> int:
+        """Bytes world `index`'s conditioning memory holds in RAM (0 for "none")."""
+        world = self.world(index)
+        if world.memory_kind == "rgb_points":
+            return world.points.nbytes
+        return world.memory.nbytes_in_ram() if world.memory_kind == "latent" else 0
+
+    def _recall(self, world: _World) -> tuple[Warped, PointRender | None]:
+        """World's memory read into the latent grid at its pose (and, for "rgb_points",
+        the pixel rendering the write policy compares against)."""
         size = self.model_config.latent_size
+        if world.memory_kind == "rgb_points":
+            return recall_points(world.points, world.pose, self.rotations, self.generator.autoencoder, size)
+        if world.memory_kind == "none":
+            return empty_recall(NUM_FACES, self.model_config.latent_channels, size), None
+        return recall_latent(world.memory, world.pose, self.rotations, size, self.config.memory_radius,
+                             world.retrieval), None
+
+    def _context(self, indices: list[int], rates: list[np.ndarray]) -> tuple[WindowContext, list, list[float]]:
+        """The batched window context of worlds `indices` at their current poses, their
+        memory reads (warp, pixel rendering or None), and the ms each read took."""
+        memories, warps, read_ms = [], [], []
         for i in indices:
             world = self.world(i)
             start = time.perf_counter()
-            warped, _ = warp_memory(world.memory, world.pose, self.rotations, size, self.config.memory_radius)
+            warped, render = self._recall(world)
             memories.append(memory_input(warped, self.model_config))
-            warps.append(warped)
+            warps.append((warped, render))
             read_ms.append((time.perf_counter() - start) * 1e3)
         worlds = [self.world(i) for i in indices]
         context = WindowContext(
@@ -276,7 +333,11 @@ class WorldModel:
         frames = []
         for b, world in enumerate(worlds):
             start = time.perf_counter()
-            cell_depth = self._written_depth(depth[b:b + 1], warps[b])
+            warped, render = warps[b]
+            if world.memory_kind == "latent":
+                cell_depth = self._written_depth(depth[b:b + 1], warped)
+            else:  # pixels for the point cloud; a world remembering nothing writes nothing
+                cell_depth = self._written_pixels(depth[b], render)[None]
             new = self._write(world, latents[b:b + 1], cell_depth, rgb8[b:b + 1])
             write_ms = (time.perf_counter() - start) * 1e3
             frames.append(Frame(
@@ -297,13 +358,30 @@ class WorldModel:
         keep = ~warped.mask | in_front  # (F, s, s)
         return torch.where(keep[None], cell_depth, torch.zeros_like(cell_depth))
 
+    def _written_pixels(self, depth: torch.Tensor, render: PointRender | None) -> torch.Tensor:
+        """Generated depth (F, S, S) -> the pixels (the rest 0) the write policy adds to an
+        "rgb_points" memory: those its rendering did not cover, or whose new surface stands
+        well in front of the rendered one (all of them under "all"). None: no memory."""
+        if render is None:
+            return torch.zeros_like(depth)
+        if self.config.write_policy == "all":
+            return depth
+        keep = ~render.mask | (depth < render.depth * (1 - self.config.occlusion_margin))
+        return torch.where(keep, depth, torch.zeros_like(depth))
+
     def _write(self, world: _World, latents: torch.Tensor, depth: torch.Tensor, rgb: torch.Tensor) -> int:
-        """Lift one frame's latents (1, F, C, s, s) by its depth (1, F, S or s, S or s) into the memory
-        and make it the newest history frame; returns the memory's new voxels."""
+        """Store one frame in the world's memory: its latents (1, F, C, s, s) lifted by depth
+        (1, F, S or s, S or s) into the tokens, or its pixels (depth (1, F, S, S)) into the
+        point cloud; make it the newest history frame. Returns the voxels or points added."""
         frame = world.frames
-        points = backproject(latents.float(), depth.float(), world.pose[None], self.rotations,
-                             torch.tensor([frame]), rgb)
-        new = world.memory.write(points, frame, world.pose, float(frame))
+        if world.memory_kind == "latent":
+            points = backproject(latents.float(), depth.float(), world.pose[None], self.rotations,
+                                 torch.tensor([frame]), rgb)
+            new = world.memory.write(points, frame, world.pose, float(frame))
+        elif world.memory_kind == "rgb_points":
+            new = world.points.add(rgb[0], depth[0], world.pose, self.rotations)
+        else:
+            new = 0
         world.frames += 1
         world.history = torch.cat([world.history[1:], latents.float()])
         world.history_poses = torch.cat([world.history_poses[1:], world.pose[None]])
@@ -317,6 +395,8 @@ class WorldModel:
         `extra`) and world.safetensors (pose, history, noise state, newest observation).
         `resume` continues it."""
         world, folder = self.world(index), Path(folder)
+        if world.memory_kind != "latent":
+            raise ValueError(f"world {index} remembers {world.memory_kind!r}: only latent-memory worlds can be saved")
         folder.mkdir(parents=True, exist_ok=True)
         world.memory.flush(wait=True)
         source, target = Path(world.memory.log.url).resolve(), (folder / "memory.zarr").resolve()

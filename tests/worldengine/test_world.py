@@ -142,3 +142,37 @@ def test_equirect_start_keeps_the_panorama(start):
     assert np.abs(again.rgb.astype(float) - start.rgb).mean() < 12
     surface = (start.depth > 0) & (again.depth > 0)
     assert np.median(np.abs(again.depth - start.depth)[surface] / start.depth[surface]) < 0.05
+
+
+def test_step_to_places_the_world_where_it_is_told(generator, start):
+    model = WorldModel(generator)
+    model.reset(0, start, seed=0)
+    target = start.pose.copy()
+    target[:3, 3] += [5.0, 0.0, -3.0]  # through any wall: the caller's simulator decided
+    frame = model.step_to({0: (target, FORWARD)})[0]
+    assert np.allclose(frame.pose, target) and np.allclose(model.pose(0), target)
+    with pytest.raises(ValueError, match="world 0"):
+        model.step_to({0: (np.eye(4) * 2, FORWARD)})
+    with pytest.raises(ValueError, match="world 0"):
+        model.step_to({0: (target, 99)})
+    model.close()
+
+
+def test_memory_kinds_side_by_side_in_one_batch(generator, start, tmp_path):
+    model = WorldModel(generator, 3)
+    for i, kind in enumerate(("latent", "rgb_points", "none")):
+        model.reset(i, start, seed=0, memory_kind=kind)
+    first_bytes = [model.memory_bytes(i) for i in range(3)]
+    assert first_bytes[0] > 0 and first_bytes[1] > 0 and first_bytes[2] == 0
+    assert len(model.memory(1)) == len(model.memory(2)) == 0  # only the latent world keeps tokens
+    frames = model.step({i: TURN for i in range(3)})
+    assert frames[2].new_voxels == 0 and frames[2].coverage.sum() == 0  # remembers nothing, sees nothing
+    assert frames[1].coverage.mean() > 0.5  # the point cloud of the start frame, rendered and encoded
+    assert model.memory_bytes(2) == 0 and model.memory_bytes(1) >= first_bytes[1]
+    with pytest.raises(ValueError, match="latent"):
+        model.save(1, tmp_path / "saved")
+    with pytest.raises(ValueError, match="memory_kind"):
+        model.reset(0, start, memory_kind="voxels")
+    with pytest.raises(ValueError, match="retrieval"):
+        WorldConfig(retrieval="everything")
+    model.close()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from worldengine.cli import explore, export, record, train
+from worldengine.cli import bench, explore, export, record, train
 
-COMMANDS = {"explore": explore, "export": export, "record": record, "train": train}
+COMMANDS = {"explore": explore, "export": export, "record": record, "train": train, "bench": bench}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,465 @@
+"""Long-horizon exploration: does the generated world stay the same when the agent comes back?
+
+Run: python -m benchmarks.explore [--quick]      (what `worldengine bench` runs)
+
+Lockstep. On held-out scene seeds (checked against the training range), the ground-truth
+explorer walks each trajectory family: an out-and-back (A -> B -> A), a loop
+(A -> B -> C -> A) and a long walk of LONG_WALK steps with many returns. Every learned
+world starts from the same ground-truth first frame and is stepped along the poses the
+ground truth reached with the same actions (`WorldModel.step_to`: the action conditions
+the generator, the pose is the ground truth's, so both worlds are scored from one
+viewpoint and a learned collision cannot send them apart).
+
+Per step, from the ground truth alone:
+- overlap: the fraction of the view's latent cells (with a surface) whose surface an
+  earlier frame saw: the earlier frames' cells, lifted by their true depth into a point
+  cloud, are splatted into the view and a cell counts where the remembered surface lies
+  within OVERLAP_TOLERANCE (relative) of the true one.
+- overlap_old: the same against frames at least `revisit_gap` steps older. A step is a
+  revisit when overlap_old >= REVISIT_OVERLAP: most of what it sees was seen long ago.
+  Its time since first visit is the step minus the median frame that first saw those
+  cells.
+
+Per step and per ablation, against the ground truth at that pose: PSNR, SSIM, LPIPS
+(real AlexNet LPIPS, or null when its package/weights are unavailable: never a
+stand-in), depth AbsRel, and the cube's own seam quality, Seam-SSIM and Seam-Sobel
+(defined in worldengine/metrics.py; the ground truth's values are the ceiling). Revisit
+figures average over revisit steps; drift bins them by time since first visit.
+
+Ablations, all in the same run on the same trajectories (ABLATIONS): latent (ours:
+sequential faces, tokens within 12 m), no_memory (history frames only), rgb_points (an
+explicit RGB point cloud at pixel resolution, rendered and encoded every step), joint (all
+faces at once), and the retrieval policies nearest_frames and recent. The sequential
+ablations share one generator batch (one world each); timing is taken separately, each
+ablation alone (batch 1) for `timed_steps` steps at the end of the long walk, where its
+memory is largest: ms_per_step (memory read + generate + decode + write),
+memory_read_ms, and memory_bytes (what its memory holds in RAM), each also as a ratio
+against latent.
+
+Speed and scale: steps/s of 1..64 parallel worlds (World-v0 vector env), step time as the
+memory holds 10^3..10^5+ tokens (benchmarks.throughput), and the time and bytes per
+stored frame of the long walk's latent memory.
+
+Writes benchmarks/results/explore.json (every figure, command, commit, machine),
+explore_steps.json (per-step records) and three plots: explore_drift.png,
+explore_worlds.png, explore_tokens.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from benchmarks.common import RESULTS_DIR, markdown_table, write_results
+from memory import block_depth, warp_points
+from memory.rig import cell_rays
+from worldengine import metrics
+from worldengine.cube import face_rotations
+from worldengine.generate import CubeGenerator
+from worldengine.record import walk
+from worldengine.scenes import ProceduralScene
+from worldengine.train.seeds import HELDOUT_SCENE_SEEDS, check_heldout
+from worldengine.world import WorldConfig, WorldModel, load_world_generator
+from worldengine.world_start import StartFrame
+
+OVERLAP_TOLERANCE = 0.1
+REVISIT_OVERLAP = 0.5
+METRICS = ("psnr", "ssim", "lpips", "depth_absrel", "seam_ssim", "seam_sobel")
+# name: (generation mode, memory kind, retrieval)
+ABLATIONS = {
+    "latent": ("sequential", "latent", "radius"),
+    "no_memory": ("sequential", "none", "radius"),
+    "rgb_points": ("sequential", "rgb_points", "radius"),
+    "joint": ("joint", "latent", "radius"),
+    "nearest_frames": ("sequential", "latent", "nearest_frames"),
+    "recent": ("sequential", "latent", "recent"),
+}
+DRIFT_BINS = (0, 25, 50, 100, 200, 400, 10_000)  # steps since first visit
+TARGETS = {"revisit_psnr_gain_db": 5.0, "psnr_gap_to_rgb_points_db": 1.0, "memory_ratio": 10.0, "read_speedup": 5.0}
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    """One trajectory family: the explorer's route kinds, how many routes, at most `steps`."""
+
+    name: str
+    scene_seed: int
+    steps: int
+    route_kinds: tuple[str, ...]
+    routes: int | None
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    trajectories: tuple[Trajectory, ...]
+    revisit_gap: int = 20  # steps: overlap_old counts frames at least this much older
+    timed_steps: int = 8
+    worlds: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
+    world_steps: int = 2
+    token_sizes: tuple[int, ...] = (1_000, 10_000, 100_000, 300_000)
+    token_steps: int = 3
+    token_walk: int = 120
+    ablations: tuple[str, ...] = tuple(ABLATIONS)
+
+
+FULL = BenchConfig((Trajectory("out_and_back", 1_000_003, 400, ("out_and_back",), 1),
+                    Trajectory("loop", 1_000_003, 400, ("loop",), 1),
+                    Trajectory("long_walk", 1_000_006, 500, ("out_and_back", "loop"), None)))
+QUICK = BenchConfig((Trajectory("out_and_back", 1_000_003, 24, ("out_and_back",), 1),
+                     Trajectory("loop", 1_000_003, 24, ("loop",), 1),
+                     Trajectory("long_walk", 1_000_006, 24, ("out_and_back", "loop"), None)),
+                    revisit_gap=10, timed_steps=2, worlds=(1, 4), world_steps=1, token_sizes=(1_000, 10_000),
+                    token_steps=1, token_walk=20)
+
+
+class SeenBefore:
+    """The ground truth's record of what has been seen: every frame's latent cells lifted by
+    their true depth, each point tagged with the frame that first saw it."""
+
+    def __init__(self, latent_size: int):
+        self.size, self.rotations = latent_size, face_rotations()
+        self.rays = cell_rays(self.rotations, latent_size)
+        self.positions, self.frames = torch.zeros(0, 3), torch.zeros(0)
+
+    def _match(self, depth: torch.Tensor, pose: torch.Tensor, before: int | None):
+        """Cell depth (F, s, s) at pose -> (cells with a surface, matched cells, first-seen frame per cell)."""
+        keep = self.frames < before if before is not None else torch.ones_like(self.frames, dtype=torch.bool)
+        warped = warp_points(self.positions[keep], self.frames[keep, None], pose, self.rotations, self.size)
+        surface = depth > 0
+        matched = surface & warped.mask & ((warped.depth - depth).abs() <= OVERLAP_TOLERANCE * depth)
+        return surface, matched, warped.features[:, 0]
+
+    def observe(self, depth: np.ndarray, pose: np.ndarray, frame: int, gap: int) -> dict[str, float | None]:
+        """Score frame `frame` (true depth (F, S, S), pose) against what came before, then
+        remember its cells no earlier frame saw."""
+        cells = block_depth(torch.from_numpy(depth)[None], self.size)[0]
+        pose_t = torch.from_numpy(np.asarray(pose, np.float32))
+        surface, matched, _ = self._match(cells, pose_t, None)
+        _, matched_old, first = self._match(cells, pose_t, frame - gap + 1)
+        count = max(int(surface.sum()), 1)
+        overlap, overlap_old = float(matched.sum()) / count, float(matched_old.sum()) / count
+        since = float(frame - first[matched_old].median()) if matched_old.any() else None
+        new = surface & ~matched
+        world = (cells[..., None] * self.rays)[new] @ pose_t[:3, :3].T + pose_t[:3, 3]
+        self.positions = torch.cat([self.positions, world])
+        self.frames = torch.cat([self.frames, torch.full((len(world),), float(frame))])
+        return {"overlap": overlap, "overlap_old": overlap_old, "since_first_visit": since}
+
+
+def score(frame_rgb: np.ndarray, frame_depth: np.ndarray, truth_rgb: np.ndarray, truth_depth: np.ndarray,
+          lpips: metrics.Lpips) -> dict[str, float | None]:
+    return {"psnr": metrics.psnr(frame_rgb, truth_rgb), "ssim": metrics.ssim(frame_rgb, truth_rgb),
+            "lpips": lpips(frame_rgb, truth_rgb), "depth_absrel": metrics.depth_absrel(frame_depth, truth_depth),
+            "seam_ssim": metrics.seam_ssim(frame_rgb), "seam_sobel": metrics.seam_sobel(frame_rgb)}
+
+
+@dataclass
+class Lockstep:
+    """The learned worlds of every ablation, stepped together beside the ground truth."""
+
+    generator: CubeGenerator
+    ablations: tuple[str, ...]
+    models: dict[str, WorldModel] = field(default_factory=dict)
+    slots: dict[str, tuple[str, int]] = field(default_factory=dict)  # ablation -> (mode, world index)
+
+    def __post_init__(self) -> None:
+        for mode in dict.fromkeys(ABLATIONS[a][0] for a in self.ablations):
+            names = [a for a in self.ablations if ABLATIONS[a][0] == mode]
+            self.models[mode] = WorldModel(self.generator, len(names), WorldConfig(mode=mode, sampler=self.generator.sampler))
+            self.slots.update({name: (mode, i) for i, name in enumerate(names)})
+
+    def reset(self, start: StartFrame, seed: int) -> None:
+        for name, (mode, i) in self.slots.items():
+            self.models[mode].reset(i, start, seed=seed, memory_kind=ABLATIONS[name][1], retrieval=ABLATIONS[name][2])
+
+    def step(self, pose: np.ndarray, action: int) -> dict[str, Any]:
+        """Every ablation's frame at `pose` (one generator batch per mode)."""
+        frames = {mode: model.step_to({i: (pose, action) for i in range(model.num_worlds)})
+                  for mode, model in self.models.items()}
+        return {name: frames[mode][i] for name, (mode, i) in self.slots.items()}
+
+    def timed(self, name: str, moves: list[tuple[np.ndarray, int]]) -> dict[str, float]:
+        """Ablation `name` stepped alone (batch 1) along `moves`: mean ms per stage."""
+        mode, i = self.slots[name]
+        timings, walls = [], []
+        for pose, action in moves:
+            start = time.perf_counter()
+            timings.append(self.models[mode].step_to({i: (pose, action)})[i].timings)
+            walls.append((time.perf_counter() - start) * 1e3)
+        means = {key: statistics.mean(t[key] for t in timings) for key in timings[0]}
+        return {"ms_per_step": statistics.mean(walls), **means, "memory_bytes": self.models[mode].memory_bytes(i)}
+
+    def close(self) -> None:
+        for model in self.models.values():
+            model.close()
+
+
+def run_trajectory(generator: CubeGenerator, trajectory: Trajectory, config: BenchConfig, lpips: metrics.Lpips,
+                   progress: bool) -> tuple[list[dict], dict[str, dict], dict]:
+    """Walk one trajectory in lockstep: per-step records, per-ablation timing, and facts."""
+    scene = ProceduralScene(trajectory.scene_seed)
+    size = generator.autoencoder.config.face_size
+    seen, lockstep = SeenBefore(generator.model.config.latent_size), Lockstep(generator, config.ablations)
+    records, moves = [], []
+
+    def on_frame(truth: dict) -> None:
+        t = len(records)
+        record = {"step": t, "pose": truth["pose"].tolist(), **seen.observe(truth["depth"], truth["pose"], t, config.revisit_gap),
+                  "truth": {"seam_ssim": metrics.seam_ssim(truth["rgb"]), "seam_sobel": metrics.seam_sobel(truth["rgb"])}}
+        if t == 0:
+            lockstep.reset(StartFrame(truth["rgb"], truth["depth"], truth["pose"]), seed=trajectory.scene_seed)
+        else:
+            moves.append((truth["pose"], truth["action"]))
+            for name, frame in lockstep.step(truth["pose"], truth["action"]).items():
+                record[name] = {**score(frame.rgb, frame.depth, truth["rgb"], truth["depth"], lpips),
+                                "memory_read_ms": frame.timings["memory_read_ms"]}
+        records.append(record)
+
+    try:
+        rollout = walk(scene, trajectory.steps, size, trajectory.scene_seed, on_frame, progress=progress,
+                       route_kinds=trajectory.route_kinds, routes=trajectory.routes)
+        back = [(pose, action) for pose, action in moves[::-1][:config.timed_steps]]  # retrace the last moves
+        timing = {name: lockstep.timed(name, back) for name in config.ablations}
+    finally:
+        lockstep.close()
+    positions = np.array([p[:3, 3] for p in rollout.poses])
+    facts = {"scene_seed": trajectory.scene_seed, "scene_kind": scene.layout.kind, "steps": len(records) - 1,
+             "routes": [r["kind"] for r in rollout.routes],
+             "path_length_m": float(np.linalg.norm(np.diff(positions, axis=0), axis=1).sum()),
+             "revisit_steps": sum(is_revisit(r) for r in records[1:])}
+    return records, timing, facts
+
+
+def is_revisit(record: dict) -> bool:
+    return record["overlap_old"] >= REVISIT_OVERLAP
+
+
+def _mean(values: list) -> float | None:
+    values = [v for v in values if v is not None and np.isfinite(v)]
+    return float(np.mean(values)) if values else None
+
+
+def summarise(records: list[dict], name: str) -> dict[str, float | None]:
+    """Ablation `name`'s revisit means, first-visit PSNR, and seam means over all steps."""
+    steps = [r for r in records if r["step"] > 0]  # step 0 is every world's ground-truth start
+    revisit = [r[name] for r in steps if is_revisit(r)]
+    first = [r[name] for r in steps if not is_revisit(r)]
+    summary = {f"revisit_{m}": _mean([s[m] for s in revisit]) for m in METRICS}
+    summary.update({"psnr": _mean([r[name]["psnr"] for r in steps]), "first_visit_psnr": _mean([s["psnr"] for s in first]),
+                    "depth_absrel": _mean([r[name]["depth_absrel"] for r in steps]),
+                    "seam_ssim": _mean([r[name]["seam_ssim"] for r in steps]),
+                    "seam_sobel": _mean([r[name]["seam_sobel"] for r in steps]),
+                    "revisit_steps": len(revisit)})
+    return summary
+
+
+def drift(records: list[dict], name: str) -> dict[str, dict]:
+    """Revisit metrics binned by steps since first visit (DRIFT_BINS)."""
+    out = {}
+    for lo, hi in zip(DRIFT_BINS[:-1], DRIFT_BINS[1:]):
+        chosen = [r[name] for r in records if r["step"] > 0 and is_revisit(r) and lo <= r["since_first_visit"] < hi]
+        if chosen:
+            out[f"{lo}-{hi}"] = {"steps": len(chosen), **{m: _mean([c[m] for c in chosen]) for m in METRICS}}
+    return out
+
+
+def ratios(ablation: dict, ours: dict) -> dict[str, float | None]:
+    """Time and memory against latent: > 1 means the ablation costs more than ours."""
+    def ratio(key: str) -> float | None:
+        return ablation[key] / ours[key] if ours[key] else None
+    return {"ms_per_step_ratio": ratio("ms_per_step"), "memory_read_ratio": ratio("memory_read_ms"),
+            "memory_bytes_ratio": ratio("memory_bytes")}
+
+
+def targets(figures: dict) -> dict[str, dict]:
+    a = figures["ablations"]
+    ours, off, points = a.get("latent"), a.get("no_memory"), a.get("rgb_points")
+    out = {}
+    if ours and off and ours["revisit_psnr"] is not None and off["revisit_psnr"] is not None:
+        gain = ours["revisit_psnr"] - off["revisit_psnr"]
+        out["revisit_psnr_gain_db"] = {"value": gain, "target": f">= {TARGETS['revisit_psnr_gain_db']}",
+                                       "met": gain >= TARGETS["revisit_psnr_gain_db"]}
+    if ours and points:
+        if ours["revisit_psnr"] is not None and points["revisit_psnr"] is not None:
+            gap = points["revisit_psnr"] - ours["revisit_psnr"]
+            out["psnr_gap_to_rgb_points_db"] = {"value": gap, "target": f"<= {TARGETS['psnr_gap_to_rgb_points_db']}",
+                                                "met": gap <= TARGETS["psnr_gap_to_rgb_points_db"]}
+        out["memory_ratio"] = {"value": points["memory_bytes_ratio"], "target": f">= {TARGETS['memory_ratio']}",
+                               "met": (points["memory_bytes_ratio"] or 0) >= TARGETS["memory_ratio"]}
+        out["read_speedup"] = {"value": points["memory_read_ratio"], "target": f">= {TARGETS['read_speedup']}",
+                               "met": (points["memory_read_ratio"] or 0) >= TARGETS["read_speedup"]}
+    return out
+
+
+def speed_and_scale(generator: CubeGenerator, config: BenchConfig) -> dict[str, Any]:
+    from benchmarks.throughput import env_throughput, steps_by_tokens
+
+    by_worlds = {str(w): env_throughput(generator, w, config.world_steps, "sequential") for w in config.worlds}
+    tokens = steps_by_tokens(generator, list(config.token_sizes), config.token_steps, "sequential", config.token_walk)
+    return {"steps_per_s_by_worlds": {w: v["steps_per_s"] for w, v in by_worlds.items()},
+            "step_ms_by_worlds": {w: v["step_ms"] for w, v in by_worlds.items()},
+            "step_ms_by_tokens": tokens}
+
+
+def run(generator: CubeGenerator, config: BenchConfig, progress: bool = False) -> tuple[dict, dict]:
+    """The whole benchmark: (figures, per-step records by trajectory)."""
+    check_heldout([t.scene_seed for t in config.trajectories])
+    lpips, start = metrics.Lpips(), time.perf_counter()
+    steps, timings, facts = {}, {}, {}
+    for trajectory in config.trajectories:
+        steps[trajectory.name], timings[trajectory.name], facts[trajectory.name] = run_trajectory(
+            generator, trajectory, config, lpips, progress)
+    every = [r for t in config.trajectories for r in steps[t.name]]
+    longest = config.trajectories[-1].name  # timing and footprint where the memory is largest
+    ablations = {}
+    for name in config.ablations:
+        ablations[name] = {"mode": ABLATIONS[name][0], "memory": ABLATIONS[name][1], "retrieval": ABLATIONS[name][2],
+                           **summarise(every, name), **timings[longest][name]}
+    for name in config.ablations:
+        ablations[name].update(ratios(ablations[name], ablations["latent"]))
+    truth = [r["truth"] for r in every]
+    latent_long = timings[longest].get("latent")
+    figures = {
+        "scene_seeds": sorted({t.scene_seed for t in config.trajectories}),
+        "heldout_range": [HELDOUT_SCENE_SEEDS.start, HELDOUT_SCENE_SEEDS.stop],
+        "sampler_steps": generator.sampler.steps, "face_size": generator.autoencoder.config.face_size,
+        "revisit_gap": config.revisit_gap, "revisit_overlap": REVISIT_OVERLAP, "timed_steps": config.timed_steps,
+        "lpips": "alexnet" if lpips.available else f"unavailable ({lpips.reason})",
+        "trajectories": facts,
+        "mean_overlap": _mean([r["overlap"] for r in every if r["step"] > 0]),
+        "ground_truth": {"seam_ssim": _mean([t["seam_ssim"] for t in truth]),
+                         "seam_sobel": _mean([t["seam_sobel"] for t in truth])},
+        "ablations": ablations,
+        "per_trajectory": {t.name: {name: summarise(steps[t.name], name) for name in config.ablations}
+                           for t in config.trajectories},
+        "drift": {name: drift(every, name) for name in config.ablations},
+    }
+    figures["targets"] = targets(figures)
+    figures["speed"] = speed_and_scale(generator, config)
+    if latent_long:
+        frames = facts[longest]["steps"] + 1
+        figures["speed"]["bytes_per_frame"] = latent_long["memory_bytes"] / frames
+        figures["speed"]["write_ms_per_frame"] = latent_long["memory_write_ms"]
+    figures["wall_s"] = time.perf_counter() - start
+    return figures, steps
+
+
+def _fmt(value, digits: int = 2) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool):
+        return "met" if value else "MISSED"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def report(figures: dict) -> str:
+    headers = ["ablation", "revisit PSNR", "revisit SSIM", "revisit LPIPS", "depth AbsRel", "Seam-SSIM", "Seam-Sobel",
+               "ms/step (x ours)", "memory read ms (x ours)", "memory MB (x ours)"]
+    rows = []
+    for name, a in figures["ablations"].items():
+        rows.append([name, _fmt(a["revisit_psnr"]), _fmt(a["revisit_ssim"], 3), _fmt(a["revisit_lpips"], 3),
+                     _fmt(a["depth_absrel"], 3), _fmt(a["seam_ssim"], 3), _fmt(a["seam_sobel"], 2),
+                     f"{a['ms_per_step']:.0f} ({_fmt(a['ms_per_step_ratio'])})",
+                     f"{a['memory_read_ms']:.1f} ({_fmt(a['memory_read_ratio'])})",
+                     f"{a['memory_bytes'] / 2**20:.2f} ({_fmt(a['memory_bytes_ratio'])})"])
+    gt = figures["ground_truth"]
+    rows.append(["ground truth", "", "", "", "", _fmt(gt["seam_ssim"], 3), _fmt(gt["seam_sobel"], 2), "", "", ""])
+    table = markdown_table(headers, rows)
+    trajectories = markdown_table(["trajectory", "scene", "steps", "path m", "revisit steps", "latent revisit PSNR",
+                                   "no_memory revisit PSNR"], [
+        [name, f"{t['scene_seed']} ({t['scene_kind']})", t["steps"], f"{t['path_length_m']:.1f}", t["revisit_steps"],
+         _fmt(figures["per_trajectory"][name].get("latent", {}).get("revisit_psnr")),
+         _fmt(figures["per_trajectory"][name].get("no_memory", {}).get("revisit_psnr"))]
+        for name, t in figures["trajectories"].items()])
+    goals = markdown_table(["target", "value", "wanted", ""], [
+        [k, _fmt(v["value"]), v["target"], _fmt(v["met"])] for k, v in figures["targets"].items()])
+    bins = sorted({b for d in figures["drift"].values() for b in d}, key=lambda b: int(b.split("-")[0]))
+    drift_table = markdown_table(["revisit PSNR by steps since first visit", *bins], [
+        [name, *(_fmt(d.get(b, {}).get("psnr")) for b in bins)] for name, d in figures["drift"].items()])
+    speed = figures["speed"]
+    worlds = markdown_table(["parallel worlds", *speed["steps_per_s_by_worlds"]],
+                            [["steps/s (all worlds)", *(f"{v:.2f}" for v in speed["steps_per_s_by_worlds"].values())]])
+    tokens = markdown_table(["stored tokens", *speed["step_ms_by_tokens"]], [
+        ["step ms", *(f"{v['step_ms']:.0f}" for v in speed["step_ms_by_tokens"].values())],
+        ["memory ms", *(f"{v['memory_ms']:.1f}" for v in speed["step_ms_by_tokens"].values())]])
+    return "\n\n".join([table, trajectories, goals, drift_table, worlds, tokens])
+
+
+def plots(figures: dict, folder: Path) -> list[Path]:
+    """Metric vs steps since first visit, steps/s vs worlds, step time vs stored tokens."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4))
+    for axis, metric in zip(axes, ("psnr", "ssim", "depth_absrel")):
+        for name, bins in figures["drift"].items():
+            if bins:
+                x = [int(b.split("-")[0]) for b in bins]
+                axis.plot(x, [v[metric] for v in bins.values()], marker="o", label=name)
+        axis.set_xlabel("steps since first visit (bin start)")
+        axis.set_ylabel(f"revisit {metric}")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("Drift: revisit quality against time since first visit")
+    paths.append(_save(fig, folder / "explore_drift.png"))
+    speed = figures["speed"]
+    fig, axis = plt.subplots(figsize=(5, 4))
+    worlds = [int(w) for w in speed["steps_per_s_by_worlds"]]
+    axis.plot(worlds, list(speed["steps_per_s_by_worlds"].values()), marker="o")
+    axis.set_xscale("log", base=2)
+    axis.set_xlabel("parallel worlds")
+    axis.set_ylabel("steps/s (all worlds)")
+    paths.append(_save(fig, folder / "explore_worlds.png"))
+    fig, axis = plt.subplots(figsize=(5, 4))
+    tokens = [int(k) for k in speed["step_ms_by_tokens"]]
+    for key, label in (("step_ms", "whole step"), ("memory_ms", "memory part")):
+        axis.plot(tokens, [v[key] for v in speed["step_ms_by_tokens"].values()], marker="o", label=label)
+    axis.set_xscale("log")
+    axis.set_xlabel("stored tokens")
+    axis.set_ylabel("ms per step")
+    axis.legend()
+    paths.append(_save(fig, folder / "explore_tokens.png"))
+    return paths
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
+    return path
+
+
+def main(argv: Sequence[str] | None = None, generator: CubeGenerator | None = None,
+         config: BenchConfig | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.explore", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short trajectories and few timings (< 10 min)")
+    parser.add_argument("--results-dir", default=None, help="where explore.json and the plots go")
+    parser.add_argument("--progress", action="store_true", help="show progress bars")
+    args = parser.parse_args(argv)
+    generator = generator or load_world_generator()
+    config = config or (QUICK if args.quick else FULL)
+    figures, steps = run(generator, config, args.progress)
+    print(report(figures))
+    command = "python -m benchmarks.explore" + (" --quick" if args.quick else "")
+    folder = Path(args.results_dir) if args.results_dir else RESULTS_DIR
+    path = write_results("explore", figures, command, folder)
+    (folder / "explore_steps.json").write_text(json.dumps(steps) + "\n")
+    plots(figures, folder)
+    print(f"\nwrote {path}, explore_steps.json and explore_*.png ({command}, {figures['wall_s']:.0f} s)")
+    return figures
+
+
+if __name__ == "__main__":
+    main()
