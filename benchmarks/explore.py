@@ -390,7 +390,12 @@ def report(figures: dict) -> str:
     tokens = markdown_table(["stored tokens", *speed["step_ms_by_tokens"]], [
         ["step ms", *(f"{v['step_ms']:.0f}" for v in speed["step_ms_by_tokens"].values())],
         ["memory ms", *(f"{v['memory_ms']:.1f}" for v in speed["step_ms_by_tokens"].values())]])
-    return "\n\n".join([table, trajectories, goals, drift_table, worlds, tokens])
+    parts = [table, trajectories, goals, drift_table, worlds, tokens]
+    if "bytes_per_frame" in speed:
+        parts.append(markdown_table(["stored frame (latent, long walk)", "value"], [
+            ["bytes in RAM per frame", f"{speed['bytes_per_frame']:.0f}"],
+            ["write ms per frame", f"{speed['write_ms_per_frame']:.1f}"]]))
+    return "\n\n".join(parts)
 
 
 def plots(figures: dict, folder: Path) -> list[Path]:

@@ -93,12 +93,14 @@ def explore_section(record: dict) -> str:
     from benchmarks.explore import report
 
     f = record["figures"]
-    missed = [f"{name} ({_figure(v['value'])}, wanted {v['target']})" for name, v in f["targets"].items() if not v["met"]]
-    verdict = ("Every target is met." if not missed else
-               "Missed: " + "; ".join(missed) + ". The latent memory does not yet make revisits measurably more "
-               "faithful than the history alone with the shipped generator (see Notes).")
+    said = {True: [], False: []}
+    for name, v in f["targets"].items():
+        said[v["met"]].append(f"{name} {_figure(v['value'])} (wanted {v['target']})")
+    verdict = " ".join(part for part in (
+        ("Met: " + "; ".join(said[True]) + ".") if said[True] else "",
+        ("**Missed: " + "; ".join(said[False]) + ".**") if said[False] else "Every target is met.") if part)
     lpips = ("LPIPS is real AlexNet LPIPS." if f["lpips"] == "alexnet" else
-             f"LPIPS is reported as unavailable (null in the JSON), not replaced: {f['lpips']}.")
+             f"LPIPS is null in the JSON, never a stand-in: {f['lpips']}.")
     return (f"### Long-horizon exploration (`worldengine bench`)\n\n{report(f)}\n\n"
             f"{verdict}\n\n"
             f"Held-out scenes {f['scene_seeds']} (checked outside the training range); a step is a revisit when at "

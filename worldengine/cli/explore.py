@@ -37,6 +37,7 @@ from worldengine.actions import MotionConfig
 from worldengine.explorer import LoopExplorer
 from worldengine.generate import MODES
 from worldengine.memory_writer import DEFAULT_AUTOENCODER, export_memory
+from worldengine.metrics import depth_absrel, psnr
 from worldengine.scenes import ProceduralScene, render_cubemaps
 from worldengine.train.seeds import HELDOUT_SCENE_SEEDS
 from worldengine.visualize import equirect_image, topdown_map
@@ -107,16 +108,6 @@ def longest_return(positions: np.ndarray) -> tuple[int, int] | None:
     gaps = np.where(first >= 0, np.arange(len(first)) - first, -1)
     back = int(np.argmax(gaps))  # the earliest of equal gaps, as a scan in time order
     return int(first[back]), back
-
-
-def psnr(rgb: np.ndarray, truth: np.ndarray) -> float:
-    error = np.mean((rgb.astype(np.float64) - truth.astype(np.float64)) ** 2) / 255.0 ** 2
-    return float(10 * np.log10(1 / max(error, 1e-10)))
-
-
-def depth_absrel(depth: np.ndarray, truth: np.ndarray) -> float:
-    surface = truth > 0
-    return float((np.abs(depth - truth)[surface] / truth[surface]).mean()) if surface.any() else float("nan")
 
 
 def _check_args(args: argparse.Namespace) -> None:
