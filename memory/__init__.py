@@ -6,14 +6,14 @@ module (the cube's face rotations are handed in by the caller).
 
 from memory.backproject import LatentPoints, backproject, block_depth
 from memory.export import ExportedFiles, cube_cross, export_ply, fill_holes, preview_png, trajectory_json
-from memory.index import frames_by_overlap, nearest_frames, tokens_near
+from memory.index import RETRIEVALS, frames_by_overlap, nearest_frames, retrieve, tokens_near
 from memory.store import LatentMemory
 from memory.warp import Warped, warp_memory, warp_points
 
 __all__ = [
     "LatentPoints", "backproject", "block_depth",
     "ExportedFiles", "cube_cross", "export_ply", "fill_holes", "preview_png", "trajectory_json",
-    "frames_by_overlap", "nearest_frames", "tokens_near",
+    "RETRIEVALS", "frames_by_overlap", "nearest_frames", "retrieve", "tokens_near",
     "LatentMemory",
     "Warped", "warp_memory", "warp_points",
 ]

@@ -4,6 +4,13 @@ Token queries cost about the number of tokens near the camera: the table is sort
 block-major voxel keys, so the blocks meeting the query ball are key ranges found by
 binary search (memory/voxels.py), and only their tokens are touched. A ball spanning
 more blocks than the memory has tokens is answered by one scan instead.
+
+Retrieval policies (`retrieve`: which tokens a view reads):
+- "radius": every token within the radius of the camera (the default).
+- "nearest_frames": only tokens last written by the NEAREST_FRAMES past frames nearest
+  the camera by translation (DeepVerse's retrieval, `nearest_frames`).
+- "recent": only tokens last written by the RECENT_FRAMES newest frames (a sliding
+  window: what memory amounts to without a spatial index).
 """
 
 from __future__ import annotations
@@ -13,6 +20,10 @@ import torch
 from memory.rig import check_pose
 from memory.store import LatentMemory
 from memory.voxels import block_count, block_key_ranges
+
+RETRIEVALS = ("radius", "nearest_frames", "recent")
+NEAREST_FRAMES = 5
+RECENT_FRAMES = 8
 
 
 def tokens_near(memory: LatentMemory, centre: torch.Tensor, radius: float) -> torch.Tensor:
@@ -70,3 +81,18 @@ def frames_by_overlap(memory: LatentMemory, rows: torch.Tensor, k: int = 5, age_
         score = score - age_penalty * torch.tensor([current - times[int(i)] for i in ids])
     order = torch.argsort(score, descending=True, stable=True)[:k]
     return ids[order].cpu()
+
+
+def retrieve(memory: LatentMemory, pose: torch.Tensor, radius: float, retrieval: str = "radius") -> torch.Tensor:
+    """Rows of the tokens the `retrieval` policy reads for a camera at `pose` (4, 4)."""
+    if retrieval not in RETRIEVALS:
+        raise ValueError(f"retrieval must be one of {RETRIEVALS}, got {retrieval!r}")
+    rows = tokens_near(memory, pose[:3, 3], radius)
+    if retrieval == "radius" or len(rows) == 0:
+        return rows
+    if retrieval == "nearest_frames":
+        chosen = nearest_frames(memory, pose, NEAREST_FRAMES)
+    else:
+        chosen = memory.frames()["frame_id"][-RECENT_FRAMES:]
+    writers = memory.table.columns_at(rows, "frame")
+    return rows[torch.isin(writers, chosen.to(writers.device))]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 
 from kernels.splat import splat
-from memory.index import tokens_near
+from memory.index import retrieve
 from memory.rig import check_pose, check_rotations, project_to_cells
 from memory.store import LatentMemory
 
@@ -56,13 +56,14 @@ def warp_points(positions: torch.Tensor, features: torch.Tensor, pose: torch.Ten
 
 
 def warp_memory(memory: LatentMemory, pose: torch.Tensor, rotations: torch.Tensor, size: int,
-                radius: float = 12.0, backend: str = "auto") -> tuple[Warped, torch.Tensor]:
-    """Query the tokens within `radius` of the camera and warp them into its faces.
+                radius: float = 12.0, backend: str = "auto", retrieval: str = "radius") -> tuple[Warped, torch.Tensor]:
+    """Query the tokens within `radius` of the camera that the `retrieval` policy reads
+    (memory.index.retrieve) and warp them into its faces.
 
     Returns the warp and the memory rows of the queried tokens (`source` indexes them).
     """
     check_pose(pose)
-    rows = tokens_near(memory, pose[:3, 3], radius)
+    rows = retrieve(memory, pose, radius, retrieval)
     positions = memory.table.columns_at(rows, "position")
     features = memory.table.columns_at(rows, "feature")
     return warp_points(positions, features, pose.to(memory.device), rotations.to(memory.device), size, backend), rows

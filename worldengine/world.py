@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from memory import LatentMemory, Warped, backproject, block_depth
+from memory import LatentMemory, Warped, backproject, block_depth, warp_memory
 from memory.points import PointCloudMemory, PointRender
 from worldengine.actions import ACTION_KINDS, MotionConfig, action_rates, decode_action
 from worldengine.autoencoder import pack_rgbd
@@ -35,7 +35,7 @@ from worldengine.generate import MODES, CubeGenerator, WindowContext, memory_inp
 from worldengine.kinematics import step_pose
 from worldengine.memory_writer import DEFAULT_AUTOENCODER
 from worldengine.memory_collision import MemoryCollider
-from worldengine.recall import MEMORY_KINDS, RETRIEVALS, empty_recall, recall_latent, recall_points
+from worldengine.recall import MEMORY_KINDS, RETRIEVALS, empty_recall, recall_points
 from worldengine.pose import check_rigid
 from worldengine.world_start import StartFrame
 
@@ -57,8 +57,8 @@ class WorldConfig:
     whose depth jitters from frame to frame: the remembered world cannot drift, and a
     world standing still adds nothing to its memory (nor earns exploration reward).
     memory: what conditions generation, "latent" (the engine's), "rgb_points" (the
-    explicit baseline) or "none"; retrieval: which latent tokens are read (see
-    worldengine.recall). Worlds other than "latent" keep no tokens, so nothing collides."""
+    explicit baseline) or "none" (worldengine.recall); retrieval: which latent tokens
+    are read (memory.index.retrieve). Worlds other than "latent" keep no tokens, so nothing collides."""
 
     mode: str = "sequential"
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
@@ -297,8 +297,9 @@ class WorldModel:
             return recall_points(world.points, world.pose, self.rotations, self.generator.autoencoder, size)
         if world.memory_kind == "none":
             return empty_recall(NUM_FACES, self.model_config.latent_channels, size), None
-        return recall_latent(world.memory, world.pose, self.rotations, size, self.config.memory_radius,
-                             world.retrieval), None
+        warped, _ = warp_memory(world.memory, world.pose, self.rotations, size, self.config.memory_radius,
+                                retrieval=world.retrieval)
+        return warped, None
 
     def _context(self, indices: list[int], rates: list[np.ndarray]) -> tuple[WindowContext, list, list[float]]:
         """The batched window context of worlds `indices` at their current poses, their

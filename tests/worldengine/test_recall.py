@@ -1,11 +1,13 @@
-"""worldengine.recall: retrieval policies read the tokens they promise."""
+"""Retrieval policies (memory.index.retrieve, through memory.warp_memory) read the tokens they
+promise; a world without memory (worldengine.recall) sees nothing."""
 
 import pytest
 import torch
 
-from memory import LatentMemory, LatentPoints
+from memory import LatentMemory, LatentPoints, retrieve, warp_memory
+from memory.index import NEAREST_FRAMES, RECENT_FRAMES
 from worldengine.cube import face_rotations
-from worldengine.recall import NEAREST_FRAMES, RECENT_FRAMES, empty_recall, recall_latent, retrieve
+from worldengine.recall import empty_recall
 
 
 def _frame_points(frame: int, x: float) -> LatentPoints:
@@ -50,7 +52,7 @@ def test_recent_reads_only_the_newest_frames(memory):
 
 def test_recall_warps_what_it_retrieved_and_empty_sees_nothing(memory):
     rotations = face_rotations()
-    near = recall_latent(memory, _pose(0.0), rotations, 8, 2.1)  # frame 0's wall alone
+    near, _ = warp_memory(memory, _pose(0.0), rotations, 8, 2.1)  # frame 0's wall alone
     assert near.mask.sum() > 0 and set(near.features[near.mask.unsqueeze(1).expand_as(near.features)].tolist()) == {0.0}
     nothing = empty_recall(6, 2, 8)
     assert not nothing.mask.any() and nothing.coverage.sum() == 0
