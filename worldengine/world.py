@@ -25,8 +25,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from memory import LatentMemory, Warped, backproject, block_depth, warp_memory
-from memory.points import PointCloudMemory, PointRender
+from memory import LatentMemory
 from worldengine.actions import ACTION_KINDS, MotionConfig, action_rates, decode_action
 from worldengine.autoencoder import pack_rgbd
 from worldengine.cube import NUM_FACES, face_rotations
@@ -35,7 +34,7 @@ from worldengine.generate import MODES, CubeGenerator, WindowContext, memory_inp
 from worldengine.kinematics import step_pose
 from worldengine.memory_writer import DEFAULT_AUTOENCODER
 from worldengine.memory_collision import MemoryCollider
-from worldengine.recall import MEMORY_KINDS, RETRIEVALS, empty_recall, recall_points
+from worldengine.recall import MEMORY_KINDS, RETRIEVALS, LatentRecall, NoRecall, PointRecall, Recall, Seen
 from worldengine.pose import check_rigid
 from worldengine.world_start import StartFrame
 
@@ -118,9 +117,7 @@ class _World:
     frames: int = 0
     last: Frame | None = None  # the newest observation
     owned: bool = True  # the store lives in the model's workdir and goes with the world
-    memory_kind: str = "latent"
-    retrieval: str = "radius"
-    points: PointCloudMemory | None = None  # the "rgb_points" memory
+    recall: Recall | None = None  # what conditions generation (worldengine.recall); set by _blank_world
 
 
 class WorldModel:
@@ -189,7 +186,8 @@ class WorldModel:
         return _World(memory, MemoryCollider(memory, self.config.collision_reach, self.config.surface_radius,
                                              self.config.collision_floor_band),
                       pose.to(torch.float32), torch.zeros(h, NUM_FACES, cfg.latent_channels, s, s),
-                      pose.to(torch.float32).expand(h, 4, 4).clone(), torch.zeros(h, dtype=torch.bool), noise)
+                      pose.to(torch.float32).expand(h, 4, 4).clone(), torch.zeros(h, dtype=torch.bool), noise,
+                      recall=self._new_recall("latent", self.config.retrieval, memory))
 
     def reset(self, index: int, start: StartFrame | None, pose: np.ndarray | None = None, seed: int | None = None,
               memory_path: str | Path | None = None, memory_kind: str | None = None,
@@ -216,15 +214,15 @@ class WorldModel:
         memory = LatentMemory.create(str(path), channels=self.model_config.latent_channels,
                                      voxel_size=self.config.voxel_size, overwrite=memory_path is None)
         world = self._worlds[index] = self._blank_world(memory, first_pose, seed)
-        world.owned, world.memory_kind, world.retrieval = memory_path is None, memory_kind, retrieval
-        world.points = PointCloudMemory() if memory_kind == "rgb_points" else None
+        world.owned, world.recall = memory_path is None, self._new_recall(memory_kind, retrieval, memory)
         if start is None:
             return self._advance([index], [np.zeros(4, np.float32)])[0]  # no motion: zero rates
         rgb, depth = torch.from_numpy(start.rgb), torch.from_numpy(start.depth)
         ae = self.generator.autoencoder
         with torch.no_grad():
             latents = ae.encode(pack_rgbd(rgb[None], depth[None], ae.config.near))  # (1, F, C, s, s)
-        new = self._write(world, latents, depth[None], rgb[None])
+        new = world.recall.write(latents[0], depth, rgb, world.pose, self.rotations, world.frames)
+        self._remember(world, latents)
         world.last = Frame(start.rgb.copy(), start.depth.copy(), start.pose.copy(), new)
         return world.last
 
@@ -284,33 +282,28 @@ class WorldModel:
 
     def memory_bytes(self, index: int) -> int:
         """Bytes world `index`'s conditioning memory holds in RAM (0 for "none")."""
-        world = self.world(index)
-        if world.memory_kind == "rgb_points":
-            return world.points.nbytes
-        return world.memory.nbytes_in_ram() if world.memory_kind == "latent" else 0
+        return self.world(index).recall.nbytes
 
-    def _recall(self, world: _World) -> tuple[Warped, PointRender | None]:
-        """World's memory read into the latent grid at its pose (and, for "rgb_points",
-        the pixel rendering the write policy compares against)."""
-        size = self.model_config.latent_size
-        if world.memory_kind == "rgb_points":
-            return recall_points(world.points, world.pose, self.rotations, self.generator.autoencoder, size)
-        if world.memory_kind == "none":
-            return empty_recall(NUM_FACES, self.model_config.latent_channels, size), None
-        warped, _ = warp_memory(world.memory, world.pose, self.rotations, size, self.config.memory_radius,
-                                retrieval=world.retrieval)
-        return warped, None
+    def _new_recall(self, kind: str, retrieval: str, memory: LatentMemory) -> Recall:
+        """The memory of kind `kind` a world reads and writes (its token store for "latent")."""
+        margin = self.config.occlusion_margin if self.config.write_policy == "novel" else None
+        if kind == "rgb_points":
+            return PointRecall(self.generator.autoencoder, margin)
+        if kind == "none":
+            return NoRecall(self.model_config.latent_channels)
+        return LatentRecall(memory, self.config.memory_radius, retrieval, margin)
 
-    def _context(self, indices: list[int], rates: list[np.ndarray]) -> tuple[WindowContext, list, list[float]]:
-        """The batched window context of worlds `indices` at their current poses, their
-        memory reads (warp, pixel rendering or None), and the ms each read took."""
-        memories, warps, read_ms = [], [], []
+    def _context(self, indices: list[int], rates: list[np.ndarray]) -> tuple[WindowContext, list[Seen | None],
+                                                                               list[float]]:
+        """The batched window context of worlds `indices` at their current poses, what
+        each memory read found remembered (for the write policy), and the ms each read took."""
+        memories, seen, read_ms = [], [], []
         for i in indices:
             world = self.world(i)
             start = time.perf_counter()
-            warped, render = self._recall(world)
+            warped, found = world.recall.read(world.pose, self.rotations, self.model_config.latent_size)
             memories.append(memory_input(warped, self.model_config))
-            warps.append((warped, render))
+            seen.append(found)
             read_ms.append((time.perf_counter() - start) * 1e3)
         worlds = [self.world(i) for i in indices]
         context = WindowContext(
@@ -318,11 +311,11 @@ class WorldModel:
             history=torch.stack([w.history for w in worlds]), history_poses=torch.stack([w.history_poses for w in worlds]),
             history_present=torch.stack([w.history_present for w in worlds]),
             action=torch.from_numpy(np.stack(rates)).float())
-        return context, warps, read_ms
+        return context, seen, read_ms
 
     def _advance(self, indices: list[int], rates: list[np.ndarray]) -> list[Frame]:
         """Generate, decode and write back one frame for each of `indices` at its pose."""
-        context, warps, read_ms = self._context(indices, rates)
+        context, seen, read_ms = self._context(indices, rates)
         worlds = [self.world(i) for i in indices]
         start = time.perf_counter()
         latents, order = self.generator.latents(context, self.config.mode, [w.noise for w in worlds])
@@ -334,13 +327,9 @@ class WorldModel:
         frames = []
         for b, world in enumerate(worlds):
             start = time.perf_counter()
-            warped, render = warps[b]
-            if world.memory_kind == "latent":
-                cell_depth = self._written_depth(depth[b:b + 1], warped)
-            else:  # pixels for the point cloud; a world remembering nothing writes nothing
-                cell_depth = self._written_pixels(depth[b], render)[None]
-            new = self._write(world, latents[b:b + 1], cell_depth, rgb8[b:b + 1])
+            new = world.recall.write(latents[b], depth[b], rgb8[b], world.pose, self.rotations, world.frames, seen[b])
             write_ms = (time.perf_counter() - start) * 1e3
+            self._remember(world, latents[b:b + 1])
             frames.append(Frame(
                 rgb8[b].numpy(), depth[b].numpy().astype(np.float32), world.pose.numpy().astype(np.float32), new,
                 coverage=context.coverage[b].numpy().astype(np.float32), order=order[b].numpy().astype(np.int64),
@@ -349,45 +338,12 @@ class WorldModel:
             world.last = frames[-1]
         return frames
 
-    def _written_depth(self, depth: torch.Tensor, warped: Warped) -> torch.Tensor:
-        """Generated depth (1, F, S, S) -> per-cell depth (1, F, s, s) of the cells the write
-        policy lets into the memory (0 elsewhere)."""
-        cell_depth = block_depth(depth, self.model_config.latent_size)
-        if self.config.write_policy == "all":
-            return cell_depth
-        in_front = cell_depth[0] < warped.depth * (1 - self.config.occlusion_margin)
-        keep = ~warped.mask | in_front  # (F, s, s)
-        return torch.where(keep[None], cell_depth, torch.zeros_like(cell_depth))
-
-    def _written_pixels(self, depth: torch.Tensor, render: PointRender | None) -> torch.Tensor:
-        """Generated depth (F, S, S) -> the pixels (the rest 0) the write policy adds to an
-        "rgb_points" memory: those its rendering did not cover, or whose new surface stands
-        well in front of the rendered one (all of them under "all"). None: no memory."""
-        if render is None:
-            return torch.zeros_like(depth)
-        if self.config.write_policy == "all":
-            return depth
-        keep = ~render.mask | (depth < render.depth * (1 - self.config.occlusion_margin))
-        return torch.where(keep, depth, torch.zeros_like(depth))
-
-    def _write(self, world: _World, latents: torch.Tensor, depth: torch.Tensor, rgb: torch.Tensor) -> int:
-        """Store one frame in the world's memory: its latents (1, F, C, s, s) lifted by depth
-        (1, F, S or s, S or s) into the tokens, or its pixels (depth (1, F, S, S)) into the
-        point cloud; make it the newest history frame. Returns the voxels or points added."""
-        frame = world.frames
-        if world.memory_kind == "latent":
-            points = backproject(latents.float(), depth.float(), world.pose[None], self.rotations,
-                                 torch.tensor([frame]), rgb)
-            new = world.memory.write(points, frame, world.pose, float(frame))
-        elif world.memory_kind == "rgb_points":
-            new = world.points.add(rgb[0], depth[0], world.pose, self.rotations)
-        else:
-            new = 0
+    def _remember(self, world: _World, latents: torch.Tensor) -> None:
+        """Count the frame just stored and make its latents (1, F, C, s, s) the newest history frame."""
         world.frames += 1
         world.history = torch.cat([world.history[1:], latents.float()])
         world.history_poses = torch.cat([world.history_poses[1:], world.pose[None]])
         world.history_present = torch.cat([world.history_present[1:], torch.ones(1, dtype=torch.bool)])
-        return new
 
     # ---------------------------------------------------------------- save and resume
 
@@ -396,8 +352,8 @@ class WorldModel:
         `extra`) and world.safetensors (pose, history, noise state, newest observation).
         `resume` continues it."""
         world, folder = self.world(index), Path(folder)
-        if world.memory_kind != "latent":
-            raise ValueError(f"world {index} remembers {world.memory_kind!r}: only latent-memory worlds can be saved")
+        if world.recall.kind != "latent":
+            raise ValueError(f"world {index} remembers {world.recall.kind!r}: only latent-memory worlds can be saved")
         folder.mkdir(parents=True, exist_ok=True)
         world.memory.flush(wait=True)
         source, target = Path(world.memory.log.url).resolve(), (folder / "memory.zarr").resolve()
