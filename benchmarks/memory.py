@@ -40,6 +40,7 @@ from worldengine.autoencoder import CubeAutoencoder, pack_rgbd
 from worldengine.memory_writer import DEFAULT_AUTOENCODER, MemoryWriter
 from worldengine.train import load_autoencoder
 from memory.backproject import LatentPoints
+from memory.points import PointCloudMemory
 from memory.rig import project_to_cells
 from memory.store import LatentMemory
 from memory.voxels import block_key_ranges, voxel_keys
@@ -88,31 +89,29 @@ def build_latent(frames: list[dict], url: str) -> LatentMemory:
     return memory
 
 
-class PointCloudMemory:
-    """The baseline: every pixel with depth appended as xyz float32 + rgb uint8."""
+class IndexedPointCloud:
+    """The baseline (memory.points: every pixel with depth appended as xyz float32 + rgb
+    uint8), read within RADIUS with or without the latent memory's spatial index."""
 
     def __init__(self):
-        self.xyz: list[torch.Tensor] = []
-        self.rgb: list[torch.Tensor] = []
+        self.cloud = PointCloudMemory()
+        self.order: torch.Tensor | None = None  # points in block-major voxel key order, once indexed
 
     def write(self, frame: dict) -> None:
-        from worldengine.cube import cubemap_to_points
-
-        depth, pose = torch.from_numpy(frame["depth"]), torch.from_numpy(frame["pose"])
-        points, valid = cubemap_to_points(depth, pose)
-        self.xyz.append(points[valid])
-        self.rgb.append(torch.from_numpy(frame["rgb"])[valid])
+        self.cloud.add(torch.from_numpy(frame["rgb"]), torch.from_numpy(frame["depth"]),
+                       torch.from_numpy(frame["pose"]), face_rotations())
 
     def arrays(self) -> tuple[torch.Tensor, torch.Tensor]:
-        self.xyz, self.rgb = [torch.cat(self.xyz)], [torch.cat(self.rgb)]
-        return self.xyz[0], self.rgb[0]
+        return self.cloud.arrays()
 
     def nbytes_in_ram(self) -> int:
-        xyz, rgb = self.arrays()
-        return xyz.numel() * 4 + rgb.numel()
+        return self.cloud.nbytes
 
     def nbytes_on_disk(self, url: str) -> int:
+        """Bytes of the cloud as a Zarr store (Zstd), in index order once indexed."""
         xyz, rgb = self.arrays()
+        if self.order is not None:
+            xyz, rgb = xyz[self.order], rgb[self.order]
         group = zarr.open_group(url, mode="w", zarr_format=3)
         for name, value in (("xyz", xyz.numpy()), ("rgb", rgb.numpy())):
             array = group.create_array(name, shape=value.shape, chunks=(65536, 3), dtype=value.dtype,
@@ -122,9 +121,8 @@ class PointCloudMemory:
 
     def build_index(self, voxel_size: float) -> None:
         """Sort the points by the latent memory's block-major voxel keys (the same index)."""
-        xyz, rgb = self.arrays()
-        self.keys, order = torch.sort(voxel_keys(xyz, voxel_size))
-        self.xyz, self.rgb = [xyz[order]], [rgb[order]]
+        xyz, _ = self.arrays()
+        self.keys, self.order = torch.sort(voxel_keys(xyz, voxel_size))
         self.voxel_size = voxel_size
 
     def read(self, pose: torch.Tensor, rotations: torch.Tensor, indexed: bool = False) -> torch.Tensor:
@@ -140,7 +138,7 @@ class PointCloudMemory:
             starts, stops = block_key_ranges(pose[:3, 3], RADIUS, self.voxel_size)
             lo, hi = torch.searchsorted(self.keys, starts), torch.searchsorted(self.keys, stops)
             rows = torch.cat([torch.arange(a, b) for a, b in zip(lo.tolist(), hi.tolist()) if b > a])
-            xyz, rgb = xyz[rows], rgb[rows]
+            xyz, rgb = xyz[self.order[rows]], rgb[self.order[rows]]
         near = ((xyz - pose[:3, 3]) ** 2).sum(-1) <= RADIUS * RADIUS
         body = (xyz[near] - pose[:3, 3]) @ pose[:3, :3]
         cell, depth = project_to_cells(body, rotations, FACE)
@@ -182,7 +180,7 @@ def run(steps: int, seed: int, reads: int, workdir: Path, scales: dict[str, int]
     rotations = face_rotations()
     frames = record_walk(steps, seed)
     latent = build_latent(frames, str(workdir / "latent.zarr"))
-    baseline = PointCloudMemory()
+    baseline = IndexedPointCloud()
     for frame in frames:
         baseline.write(frame)
     poses = [torch.from_numpy(f["pose"]) for f in frames[:: max(1, len(frames) // reads)]][:reads]

@@ -44,7 +44,8 @@ class PointCloudMemory:
     def nbytes(self) -> int:
         return self._count * BYTES_PER_POINT
 
-    def _packed(self) -> tuple[torch.Tensor, torch.Tensor]:
+    def arrays(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every point's position (N, 3) float32 and colour (N, 3) uint8, in the order added."""
         if len(self._positions) > 1:  # append is amortised: concatenate once per read
             self._positions = [torch.cat(self._positions)]
             self._colours = [torch.cat(self._colours)]
@@ -73,7 +74,7 @@ class PointCloudMemory:
 
     def render(self, pose: torch.Tensor, rotations: torch.Tensor, size: int) -> PointRender:
         """The nearest point per pixel of the S = `size` cubemap at body pose (4, 4)."""
-        positions, colours = self._packed()
+        positions, colours = self.arrays()
         warped = warp_points(positions, colours.float(), pose, rotations, size)
         rgb = warped.features.permute(0, 2, 3, 1).round().to(torch.uint8)  # (F, S, S, 3)
         return PointRender(rgb, warped.depth, warped.mask)
