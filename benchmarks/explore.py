@@ -203,8 +203,9 @@ class Lockstep:
 
 
 def run_trajectory(generator: CubeGenerator, trajectory: Trajectory, config: BenchConfig, lpips: metrics.Lpips,
-                   progress: bool) -> tuple[list[dict], dict[str, dict], dict]:
-    """Walk one trajectory in lockstep: per-step records, per-ablation timing, and facts."""
+                   progress: bool, timed: bool) -> tuple[list[dict], dict[str, dict], dict]:
+    """Walk one trajectory in lockstep: per-step records, per-ablation timing (if `timed`;
+    else empty), and facts."""
     scene = ProceduralScene(trajectory.scene_seed)
     size = generator.autoencoder.config.face_size
     seen, lockstep = SeenBefore(generator.model.config.latent_size), Lockstep(generator, config.ablations)
@@ -226,8 +227,8 @@ def run_trajectory(generator: CubeGenerator, trajectory: Trajectory, config: Ben
     try:
         rollout = walk(scene, trajectory.steps, size, trajectory.scene_seed, on_frame, progress=progress,
                        route_kinds=trajectory.route_kinds, routes=trajectory.routes)
-        back = [(pose, action) for pose, action in moves[::-1][:config.timed_steps]]  # retrace the last moves
-        timing = {name: lockstep.timed(name, back) for name in config.ablations}
+        back = moves[::-1][:config.timed_steps]  # retrace the last moves
+        timing = {name: lockstep.timed(name, back) for name in config.ablations} if timed else {}
     finally:
         lockstep.close()
     positions = np.array([p[:3, 3] for p in rollout.poses])
@@ -314,11 +315,11 @@ def run(generator: CubeGenerator, config: BenchConfig, progress: bool = False) -
     check_heldout([t.scene_seed for t in config.trajectories])
     lpips, start = metrics.Lpips(), time.perf_counter()
     steps, timings, facts = {}, {}, {}
+    longest = config.trajectories[-1].name  # timing and footprint where the memory is largest
     for trajectory in config.trajectories:
         steps[trajectory.name], timings[trajectory.name], facts[trajectory.name] = run_trajectory(
-            generator, trajectory, config, lpips, progress)
+            generator, trajectory, config, lpips, progress, timed=trajectory.name == longest)
     every = [r for t in config.trajectories for r in steps[t.name]]
-    longest = config.trajectories[-1].name  # timing and footprint where the memory is largest
     ablations = {}
     for name in config.ablations:
         ablations[name] = {"mode": ABLATIONS[name][0], "memory": ABLATIONS[name][1], "retrieval": ABLATIONS[name][2],
