@@ -22,15 +22,13 @@ import kornia
 import numpy as np
 import torch
 
-from benchmarks.common import markdown_table, write_results
-from worldengine.autoencoder import CubeAutoencoder, pack_rgbd, unpack_rgbd
-from worldengine.memory_writer import DEFAULT_AUTOENCODER
-from worldengine.pose import pose_from_yaw_pitch
+from benchmarks.common import bench_command, markdown_table, publish
+from worldengine.geometry.pose import pose_from_yaw_pitch
+from worldengine.model.autoencoder import CubeAutoencoder, pack_rgbd, unpack_rgbd
+from worldengine.model.checkpoint import DEFAULT_AUTOENCODER, load_autoencoder
+from worldengine.model.seams import seam_difference
 from worldengine.scenes import ProceduralScene, render_cubemaps
-from worldengine.seams import seam_difference
-from worldengine.train import HELDOUT_SCENE_SEEDS, load_autoencoder
-from worldengine.train.seeds import check_heldout
-
+from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, check_heldout
 
 
 def heldout_cubemaps(count: int, face_size: int, seeds: Sequence[int]) -> list[dict]:
@@ -85,10 +83,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
                "checkpoint": str(args.checkpoint.resolve().relative_to(Path.cwd().resolve()))
                if args.checkpoint.resolve().is_relative_to(Path.cwd().resolve()) else str(args.checkpoint)}
     rows = [[k, f"{figures[k]:.4f}"] for k in ("rgb_psnr", "rgb_ssim", "depth_absrel", "seam_ratio", "ms_per_cubemap")]
-    print(markdown_table(["metric", "value"], rows))
-    command = "python -m benchmarks.autoencoder" + (" --quick" if args.quick else "")
-    path = write_results("autoencoder", figures, command, args.results_dir)
-    print(f"\nwrote {path} ({command})")
+    publish("autoencoder", figures, markdown_table(["metric", "value"], rows),
+            bench_command("autoencoder", args.quick), args.results_dir)
     return figures
 
 

@@ -83,6 +83,21 @@ def write_results(
     return path
 
 
+def bench_command(name: str, quick: bool, *flags: str) -> str:
+    """The command line that reruns benchmark `name` as it was run."""
+    return " ".join([f"python -m benchmarks.{name}", *(["--quick"] if quick else []), *flags])
+
+
+def publish(name: str, figures: dict[str, Any], report: str, command: str,
+            results_dir: Path | str | None = None, also: str = "") -> Path:
+    """Every benchmark's ending: print its table, write `<name>.json` (write_results) and
+    say where it went and how it was made (`also`: other files written beside it)."""
+    print(report)
+    path = write_results(name, figures, command, results_dir)
+    print(f"\nwrote {path}{also} ({command})")
+    return path
+
+
 def markdown_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A GitHub markdown table (no trailing newline); cells are written with str()."""
     for i, row in enumerate(rows):

@@ -10,15 +10,9 @@ ground truth reached with the same actions (`WorldModel.step_to`: the action con
 the generator, the pose is the ground truth's, so both worlds are scored from one
 viewpoint and a learned collision cannot send them apart).
 
-Per step, from the ground truth alone:
-- overlap: the fraction of the view's latent cells (with a surface) whose surface an
-  earlier frame saw: the earlier frames' cells, lifted by their true depth into a point
-  cloud, are splatted into the view and a cell counts where the remembered surface lies
-  within OVERLAP_TOLERANCE (relative) of the true one.
-- overlap_old: the same against frames at least `revisit_gap` steps older. A step is a
-  revisit when overlap_old >= REVISIT_OVERLAP: most of what it sees was seen long ago.
-  Its time since first visit is the step minus the median frame that first saw those
-  cells.
+Per step, from the ground truth alone: overlap, overlap_old and time since first visit,
+and whether the step is a revisit (worldengine.eval.revisit, the definition `worldengine
+explore` shares).
 
 Per step and per ablation, against the ground truth at that pose: PSNR, SSIM, LPIPS
 (real AlexNet LPIPS, or null when its package/weights are unavailable: never a
@@ -56,22 +50,18 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
-import torch
 
-from benchmarks.common import RESULTS_DIR, markdown_table, write_results
-from memory import block_depth, warp_points
-from memory.rig import cell_rays
-from worldengine import metrics
-from worldengine.cube import face_rotations
-from worldengine.generate import CubeGenerator
-from worldengine.record import walk
+from benchmarks.common import RESULTS_DIR, bench_command, markdown_table, publish
+from worldengine.data.record import walk
+from worldengine.eval import metrics
+from worldengine.eval.revisit import REVISIT_GAP, REVISIT_OVERLAP, SeenBefore, is_revisit
+from worldengine.model.checkpoint import load_world_generator
+from worldengine.model.generate import CubeGenerator
 from worldengine.scenes import ProceduralScene
-from worldengine.train.seeds import HELDOUT_SCENE_SEEDS, check_heldout
-from worldengine.world import WorldConfig, WorldModel, load_world_generator
-from worldengine.world_start import StartFrame
+from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, check_heldout
+from worldengine.world.loop import WorldConfig, WorldModel
+from worldengine.world.start import StartFrame
 
-OVERLAP_TOLERANCE = 0.1
-REVISIT_OVERLAP = 0.5
 METRICS = ("psnr", "ssim", "lpips", "depth_absrel", "seam_ssim", "seam_sobel")
 # name: (generation mode, memory kind, retrieval)
 ABLATIONS = {
@@ -100,7 +90,7 @@ class Trajectory:
 @dataclass(frozen=True)
 class BenchConfig:
     trajectories: tuple[Trajectory, ...]
-    revisit_gap: int = 20  # steps: overlap_old counts frames at least this much older
+    revisit_gap: int = REVISIT_GAP  # steps: overlap_old counts frames at least this much older
     timed_steps: int = 8
     worlds: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
     world_steps: int = 2
@@ -118,40 +108,6 @@ QUICK = BenchConfig((Trajectory("out_and_back", 1_000_003, 24, ("out_and_back",)
                      Trajectory("long_walk", 1_000_006, 24, ("out_and_back", "loop"), None)),
                     revisit_gap=10, timed_steps=2, worlds=(1, 4), world_steps=1, token_sizes=(1_000, 10_000),
                     token_steps=1, token_walk=20)
-
-
-class SeenBefore:
-    """The ground truth's record of what has been seen: every frame's latent cells lifted by
-    their true depth, each point tagged with the frame that first saw it."""
-
-    def __init__(self, latent_size: int):
-        self.size, self.rotations = latent_size, face_rotations()
-        self.rays = cell_rays(self.rotations, latent_size)
-        self.positions, self.frames = torch.zeros(0, 3), torch.zeros(0)
-
-    def _match(self, depth: torch.Tensor, pose: torch.Tensor, before: int | None):
-        """Cell depth (F, s, s) at pose -> (cells with a surface, matched cells, first-seen frame per cell)."""
-        keep = self.frames < before if before is not None else torch.ones_like(self.frames, dtype=torch.bool)
-        warped = warp_points(self.positions[keep], self.frames[keep, None], pose, self.rotations, self.size)
-        surface = depth > 0
-        matched = surface & warped.mask & ((warped.depth - depth).abs() <= OVERLAP_TOLERANCE * depth)
-        return surface, matched, warped.features[:, 0]
-
-    def observe(self, depth: np.ndarray, pose: np.ndarray, frame: int, gap: int) -> dict[str, float | None]:
-        """Score frame `frame` (true depth (F, S, S), pose) against what came before, then
-        remember its cells no earlier frame saw."""
-        cells = block_depth(torch.from_numpy(depth)[None], self.size)[0]
-        pose_t = torch.from_numpy(np.asarray(pose, np.float32))
-        surface, matched, _ = self._match(cells, pose_t, None)
-        _, matched_old, first = self._match(cells, pose_t, frame - gap + 1)
-        count = max(int(surface.sum()), 1)
-        overlap, overlap_old = float(matched.sum()) / count, float(matched_old.sum()) / count
-        since = float(frame - first[matched_old].median()) if matched_old.any() else None
-        new = surface & ~matched
-        world = (cells[..., None] * self.rays)[new] @ pose_t[:3, :3].T + pose_t[:3, 3]
-        self.positions = torch.cat([self.positions, world])
-        self.frames = torch.cat([self.frames, torch.full((len(world),), float(frame))])
-        return {"overlap": overlap, "overlap_old": overlap_old, "since_first_visit": since}
 
 
 def score(frame_rgb: np.ndarray, frame_depth: np.ndarray, truth_rgb: np.ndarray, truth_depth: np.ndarray,
@@ -237,10 +193,6 @@ def run_trajectory(generator: CubeGenerator, trajectory: Trajectory, config: Ben
              "path_length_m": float(np.linalg.norm(np.diff(positions, axis=0), axis=1).sum()),
              "revisit_steps": sum(is_revisit(r) for r in records[1:])}
     return records, timing, facts
-
-
-def is_revisit(record: dict) -> bool:
-    return record["overlap_old"] >= REVISIT_OVERLAP
 
 
 def _mean(values: list) -> float | None:
@@ -457,13 +409,12 @@ def main(argv: Sequence[str] | None = None, generator: CubeGenerator | None = No
     generator = generator or load_world_generator()
     config = config or (QUICK if args.quick else FULL)
     figures, steps = run(generator, config, args.progress)
-    print(report(figures))
-    command = "python -m benchmarks.explore" + (" --quick" if args.quick else "")
     folder = Path(args.results_dir) if args.results_dir else RESULTS_DIR
-    path = write_results("explore", figures, command, folder)
+    folder.mkdir(parents=True, exist_ok=True)
     (folder / "explore_steps.json").write_text(json.dumps(steps) + "\n")
     plots(figures, folder)
-    print(f"\nwrote {path}, explore_steps.json and explore_*.png ({command}, {figures['wall_s']:.0f} s)")
+    publish("explore", figures, report(figures), bench_command("explore", args.quick), folder,
+            also=f", explore_steps.json and explore_*.png in {figures['wall_s']:.0f} s")
     return figures
 
 

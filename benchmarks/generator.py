@@ -34,21 +34,18 @@ from typing import Any, Sequence
 
 import torch
 
-from benchmarks.common import markdown_table, write_results
+from benchmarks.common import bench_command, markdown_table, publish
 from memory import LatentMemory, backproject, warp_memory
-from worldengine.autoencoder import unpack_rgbd
-from worldengine.cube import face_rotations
-from worldengine.generate import CubeGenerator, WindowContext, memory_input
-from worldengine.memory_writer import DEFAULT_AUTOENCODER
-from worldengine.model import CubeDiTConfig
-from worldengine.flow import SamplerConfig
+from worldengine.geometry.cube import face_rotations
+from worldengine.model.autoencoder import unpack_rgbd
+from worldengine.model.checkpoint import DEFAULT_AUTOENCODER, DEFAULT_GENERATOR, load_autoencoder, load_generator
+from worldengine.model.dit import CubeDiTConfig
+from worldengine.model.flow import SamplerConfig
+from worldengine.model.generate import CubeGenerator, WindowContext, memory_input
+from worldengine.model.seams import seam_difference
 from worldengine.scenes import ProceduralScene
-from worldengine.seams import seam_difference
-from worldengine.train import HELDOUT_SCENE_SEEDS, load_autoencoder
-from worldengine.train.generator_task import load_generator
+from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, check_heldout
 from worldengine.train.latent_data import LatentEpisode, encode_walk
-from worldengine.train.seeds import check_heldout
-from worldengine.world import DEFAULT_GENERATOR
 
 ROOT = Path(__file__).resolve().parents[1]
 MIN_COVERAGE = 0.9
@@ -188,12 +185,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "checkpoint": str(args.checkpoint.resolve().relative_to(ROOT)) if args.checkpoint.resolve().is_relative_to(ROOT)
         else str(args.checkpoint),
     })
-    print(report(figures))
-    command = "python -m benchmarks.generator" + (" --quick" if args.quick else "")
-    path = write_results("generator", figures, command, args.results_dir)
+    path = publish("generator", figures, report(figures), bench_command("generator", args.quick), args.results_dir)
     if not args.quick:  # the evaluation summary travels with the weights it measured
         (args.checkpoint / "evaluation.json").write_text(path.read_text())
-    print(f"\nwrote {path} ({command})")
     return figures
 
 

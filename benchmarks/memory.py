@@ -34,20 +34,20 @@ import torch
 import zarr
 from zarr.codecs import ZstdCodec
 
-from benchmarks.common import markdown_table, write_results
+from benchmarks.common import bench_command, markdown_table, publish
 from kernels.splat import splat
-from worldengine.autoencoder import CubeAutoencoder, pack_rgbd
-from worldengine.memory_writer import DEFAULT_AUTOENCODER, MemoryWriter
-from worldengine.train import load_autoencoder
 from memory.backproject import LatentPoints
 from memory.points import PointCloudMemory
 from memory.rig import project_to_cells
 from memory.store import LatentMemory
 from memory.voxels import block_key_ranges, voxel_keys
 from memory.warp import warp_memory
-from worldengine.cube import face_rotations
-from worldengine.record import walk
+from worldengine.data.record import walk
+from worldengine.geometry.cube import face_rotations
+from worldengine.model.autoencoder import CubeAutoencoder, pack_rgbd
+from worldengine.model.checkpoint import DEFAULT_AUTOENCODER, load_autoencoder
 from worldengine.scenes import ProceduralScene
+from worldengine.world.writer import MemoryWriter
 
 FACE, LATENT, CHANNELS, RADIUS = 64, 16, 8, 12.0
 SCALES = {"1e4": 10_000, "1e5": 100_000, "1e6": 1_000_000}
@@ -242,10 +242,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     steps, reads = (60, 5) if args.quick else (400, 20)
     with tempfile.TemporaryDirectory() as workdir:
         figures = run(steps, seed=0, reads=reads, workdir=Path(workdir))
-    command = "python -m benchmarks.memory" + (" --quick" if args.quick else "")
-    print(report(figures))
-    path = write_results("memory", figures, command, args.results_dir)
-    print(f"\nwrote {path} ({command})")
+    publish("memory", figures, report(figures), bench_command("memory", args.quick), args.results_dir)
     return figures
 
 

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import markdown_table, write_results
-from worldengine.pose import pose_from_yaw_pitch
+from worldengine.geometry.pose import pose_from_yaw_pitch
 from worldengine.scenes import ProceduralScene, render_cubemaps
 
 NAME = "render"

@@ -32,21 +32,22 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from benchmarks.common import markdown_table, write_results
+from benchmarks.common import bench_command, markdown_table, publish
 from envs.world_vector_env import WorldVectorEnv
 from memory import LatentMemory, LatentPoints, backproject
-from worldengine.actions import DiscreteAction
-from worldengine.autoencoder import CubeAutoencoder
-from worldengine.cube import face_rotations
-from worldengine.flow import SamplerConfig
-from worldengine.generate import MODES, CubeGenerator
-from worldengine.model import MODEL_SIZES, CubeDiT
+from worldengine.agent.actions import DiscreteAction
+from worldengine.agent.start import start_pose
+from worldengine.geometry.cube import face_rotations
+from worldengine.model.autoencoder import CubeAutoencoder
+from worldengine.model.checkpoint import load_world_generator
+from worldengine.model.dit import MODEL_SIZES, CubeDiT
+from worldengine.model.flow import SamplerConfig
+from worldengine.model.generate import MODES, CubeGenerator
 from worldengine.scenes import ProceduralScene
-from worldengine.train import HELDOUT_SCENE_SEEDS
+from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, check_heldout
 from worldengine.train.latent_data import encode_walk
-from worldengine.train.seeds import check_heldout
-from worldengine.world import WorldConfig, WorldModel, load_world_generator
-from worldengine.world_start import scene_start, start_pose
+from worldengine.world.loop import WorldConfig, WorldModel
+from worldengine.world.start import scene_start
 
 SCENE_SEED = HELDOUT_SCENE_SEEDS[0]
 MEMORY_PARTS = ("collision_ms", "memory_read_ms", "memory_write_ms")
@@ -198,11 +199,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     figures["step_ms_by_tokens"] = steps_by_tokens(generator, sizes, steps, args.mode, walk)
     with tempfile.TemporaryDirectory() as tmp:
         figures["long_episode"] = long_episode(tiny_generator(generator.autoencoder), long_steps, tmp)
-    print(report(figures))
-    command = "python -m benchmarks.throughput" + (" --quick" if args.quick else "") + (
-        f" --mode {args.mode}" if args.mode != "sequential" else "")
-    path = write_results("throughput", figures, command, args.results_dir)
-    print(f"\nwrote {path} ({command})")
+    mode = [f"--mode {args.mode}"] if args.mode != "sequential" else []
+    publish("throughput", figures, report(figures), bench_command("throughput", args.quick, *mode), args.results_dir)
     return figures
 
 

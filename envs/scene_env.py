@@ -13,15 +13,15 @@ import numpy as np
 import torch
 from gymnasium import spaces
 
-from worldengine.actions import ACTION_KINDS, MotionConfig, action_space, decode_action
-from worldengine.coverage import VoxelCoverage
-from worldengine.cube import NUM_FACES
-from worldengine.kinematics import step_pose
-from worldengine.pose import check_rigid, pose_from_yaw_pitch
+from worldengine.agent.actions import ACTION_KINDS, MotionConfig, action_space, decode_action
+from worldengine.agent.coverage import VoxelCoverage
+from worldengine.agent.kinematics import step_pose
+from worldengine.eval.visualize import equirect_image
+from worldengine.geometry.cube import NUM_FACES
+from worldengine.geometry.pose import check_rigid, pose_from_yaw_pitch
 from worldengine.scenes import MeshScene, ProceduralScene, Scene, render_cubemaps
-from worldengine.visualize import equirect_image
+from worldengine.scenes.seeds import TRAIN_SCENE_SEEDS  # scenes drawn at reset when none is fixed
 
-TRAIN_SCENE_SEEDS = range(0, 10_000)  # scenes drawn at reset when none is fixed
 MAX_EXTENT = 1e4  # metres: bounds of depth and pose entries in the observation space
 
 

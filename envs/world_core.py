@@ -22,14 +22,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from envs.scene_env import TRAIN_SCENE_SEEDS, check_free, observation_space, pose_option
-from worldengine.actions import MotionConfig, action_space
-from worldengine.generate import CubeGenerator
-from worldengine.memory_writer import DEFAULT_AUTOENCODER
-from worldengine.pose import pose_from_yaw_pitch
+from envs.scene_env import check_free, observation_space, pose_option
+from worldengine.agent.actions import MotionConfig, action_space
+from worldengine.agent.start import start_pose
+from worldengine.geometry.pose import pose_from_yaw_pitch
+from worldengine.model.checkpoint import DEFAULT_AUTOENCODER, DEFAULT_GENERATOR, load_world_generator
+from worldengine.model.generate import CubeGenerator
 from worldengine.scenes import ProceduralScene
-from worldengine.world import DEFAULT_GENERATOR, Frame, WorldConfig, WorldModel, load_world_generator
-from worldengine.world_start import StartFrame, equirect_start, scene_start, start_pose
+from worldengine.scenes.seeds import TRAIN_SCENE_SEEDS
+from worldengine.world.loop import Frame, WorldConfig, WorldModel
+from worldengine.world.start import StartFrame, equirect_start, scene_start
 
 RESET_OPTIONS = ("scene_seed", "pose", "equirect", "depth", "start", "resume")
 STARTS = ("scene", "empty")

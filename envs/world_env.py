@@ -15,7 +15,7 @@ from typing import Any
 import gymnasium as gym
 
 from envs.world_core import WorldSessions
-from worldengine.visualize import equirect_image
+from worldengine.eval.visualize import equirect_image
 
 
 class WorldEnv(gym.Env):

@@ -18,7 +18,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space, concatenate, create_empty_array
 
 from envs.world_core import WorldSessions
-from worldengine.visualize import equirect_image
+from worldengine.eval.visualize import equirect_image
 
 
 class WorldVectorEnv(VectorEnv):

@@ -4,14 +4,17 @@ from kernels.attention import (
     ABSENT,
     CONTEXT,
     GENERATED,
+    ContextMask,
+    attend,
     context_attention,
     context_attention_flex,
     context_attention_ref,
     context_mask,
+    context_mask_for,
 )
 from kernels.splat import SplatResult, splat, splat_ref, splat_triton
 
 __all__: list[str] = [
-    "ABSENT", "CONTEXT", "GENERATED", "context_attention", "context_attention_flex", "context_attention_ref",
-    "context_mask", "SplatResult", "splat", "splat_ref", "splat_triton",
+    "ABSENT", "CONTEXT", "GENERATED", "ContextMask", "attend", "context_attention", "context_attention_flex", "context_attention_ref",
+    "context_mask", "context_mask_for", "SplatResult", "splat", "splat_ref", "splat_triton",
 ]

@@ -21,12 +21,16 @@ Two implementations with the same result:
 
 from __future__ import annotations
 
+import functools
 import warnings
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 GENERATED, CONTEXT, ABSENT = 0, 1, -1
+BACKENDS = ("auto", "ref", "flex")
 
 
 def _order(roles: torch.Tensor, order: torch.Tensor | None) -> torch.Tensor:
@@ -68,37 +72,86 @@ def context_attention_ref(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, rol
     return F.scaled_dot_product_attention(q, k, v, attn_mask=context_mask(roles, band, order))
 
 
-def context_attention_flex(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, roles: torch.Tensor,
-                           band: int, order: torch.Tensor | None = None, compiled: bool = False) -> torch.Tensor:
-    """FlexAttention path: same inputs and result as `context_attention_ref`."""
-    from torch.nn.attention.flex_attention import create_block_mask, flex_attention
+@functools.cache
+def _compiled_flex_attention():
+    """FlexAttention compiled once per process (compiling per call costs more than attending)."""
+    from torch.nn.attention.flex_attention import flex_attention
 
-    _check(q, k, v, roles, band)
+    return torch.compile(flex_attention, dynamic=False)
+
+
+@dataclass(frozen=True)
+class ContextMask:
+    """One sequence's attention rule, built once and shared by every transformer block
+    that attends over it: a dense mask (B, 1, N, N) for the reference, or a FlexAttention
+    block mask (compiled or eager). Make it with `context_mask_for`."""
+
+    backend: str  # "ref" or "flex"
+    mask: Any
+    compiled: bool = False
+    shape: tuple[int, int] = (0, 0)  # (B, N) it was built for
+
+
+def context_mask_for(roles: torch.Tensor, band: int, order: torch.Tensor | None = None,
+                     backend: str = "auto") -> ContextMask:
+    """The mask of roles (B, N), band and order (N,) for `backend`: "auto" (compiled
+    FlexAttention on CUDA, the dense reference elsewhere), "ref" or "flex" (eager)."""
+    if backend not in BACKENDS:
+        raise ValueError(f'backend must be "auto", "ref" or "flex", got {backend!r}')
+    if band < 0:
+        raise ValueError(f"band must be >= 0, got {band}")
+    if backend == "ref" or (backend == "auto" and roles.device.type != "cuda"):
+        return ContextMask("ref", context_mask(roles, band, order), shape=(roles.shape[0], roles.shape[1]))
+    return _flex_mask(roles, band, order, compiled=backend == "auto")
+
+
+def _flex_mask(roles: torch.Tensor, band: int, order: torch.Tensor | None, compiled: bool) -> ContextMask:
+    """The FlexAttention block mask of the rule (fully masked tiles of the band are skipped)."""
+    from torch.nn.attention.flex_attention import create_block_mask
+
     roles = roles.to(torch.int32)
     idx = _order(roles, order)
 
     def mask_mod(b, h, q_idx, kv_idx):
         return allowed(roles[b, q_idx], roles[b, kv_idx], idx[q_idx], idx[kv_idx], band)
 
-    b, _, n, _ = q.shape
-    block_mask = create_block_mask(mask_mod, b, None, n, n, device=q.device)
-    if compiled:
-        return torch.compile(flex_attention, dynamic=False)(q, k, v, block_mask=block_mask)
+    b, n = roles.shape
+    block_mask = create_block_mask(mask_mod, b, None, n, n, device=roles.device)
+    return ContextMask("flex", block_mask, compiled=compiled, shape=(b, n))
+
+
+def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: ContextMask) -> torch.Tensor:
+    """Sparse context attention of q, k, v (B, H, N, Dh) under a prebuilt `mask`."""
+    if q.ndim != 4 or k.shape != q.shape or v.shape[:3] != q.shape[:3]:
+        raise ValueError(f"q, k, v must be (B, H, N, Dh) of one shape; got {tuple(q.shape)}, "
+                         f"{tuple(k.shape)}, {tuple(v.shape)}")
+    if mask.shape != (q.shape[0], q.shape[2]):
+        raise ValueError(f"the mask was built for (B, N) = {mask.shape}, q is {tuple(q.shape)}")
+    if mask.backend == "ref":
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=mask.mask)
+    if mask.compiled:
+        return _compiled_flex_attention()(q, k, v, block_mask=mask.mask)
+    from torch.nn.attention.flex_attention import flex_attention
+
     with warnings.catch_warnings():  # eager FlexAttention is the slow, exact path: fine for checks
         warnings.simplefilter("ignore", UserWarning)
-        return flex_attention(q, k, v, block_mask=block_mask)
+        return flex_attention(q, k, v, block_mask=mask.mask)
+
+
+def context_attention_flex(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, roles: torch.Tensor,
+                           band: int, order: torch.Tensor | None = None, compiled: bool = False) -> torch.Tensor:
+    """FlexAttention path: same inputs and result as `context_attention_ref`."""
+    _check(q, k, v, roles, band)
+    return attend(q, k, v, _flex_mask(roles, band, order, compiled))
 
 
 def context_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, roles: torch.Tensor,
                       band: int, order: torch.Tensor | None = None, backend: str = "auto") -> torch.Tensor:
-    """Sparse context attention. backend: "auto" (FlexAttention, compiled, on CUDA; the
-    dense reference elsewhere), "ref" or "flex"."""
-    if backend == "ref":
-        return context_attention_ref(q, k, v, roles, band, order)
-    if backend == "flex":
-        return context_attention_flex(q, k, v, roles, band, order)
-    if backend != "auto":
+    """Sparse context attention in one call (mask built, then used once). backend: "auto"
+    (FlexAttention, compiled, on CUDA; the dense reference elsewhere), "ref" or "flex".
+    A model attending over one sequence in many blocks builds the mask once with
+    `context_mask_for` and calls `attend`."""
+    if backend not in BACKENDS:
         raise ValueError(f'backend must be "auto", "ref" or "flex", got {backend!r}')
-    if q.device.type == "cuda":
-        return context_attention_flex(q, k, v, roles, band, order, compiled=True)
-    return context_attention_ref(q, k, v, roles, band, order)
+    _check(q, k, v, roles, band)
+    return attend(q, k, v, context_mask_for(roles, band, order, backend))

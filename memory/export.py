@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F_
 
+from memory.files import atomic_write_bytes
 from memory.index import tokens_near
 from memory.rig import check_pose, check_rotations, project_to_cells
 from memory.store import LatentMemory
@@ -59,34 +59,6 @@ def _writable_folder(path: str | os.PathLike, suffix: str) -> Path:
         raise NotADirectoryError(f"cannot write {str(path)!r}: {str(folder)!r} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise PermissionError(f"cannot write {str(path)!r}: folder {str(folder)!r} is not writable")
-    return path
-
-
-def _default_file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-_FILE_MODE = _default_file_mode()
-
-
-def _atomic_write(path: Path, data: bytes) -> Path:
-    """Write `data` to a temporary file in `path`'s folder, then move it onto `path`."""
-    try:
-        handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as error:
-        raise PermissionError(f"cannot write {str(path)!r}: {error}") from error
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temp, _FILE_MODE)  # mkstemp makes files private; exports are for reading
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
     return path
 
 
@@ -184,9 +156,9 @@ def export_ply(memory: LatentMemory, path: str | os.PathLike, face_size: int = 2
 
     cameras = path.with_name(f"{path.stem}_cameras.ply")
     trajectory = path.with_name(f"{path.stem}_trajectory.json")
-    _atomic_write(trajectory, json.dumps(trajectory_json(poses, face_size), indent=1).encode())
-    _atomic_write(cameras, _point_cloud_ply(poses[:, :3, 3], _trajectory_colours(len(poses))))
-    _atomic_write(path, _point_cloud_ply(positions, colours))
+    atomic_write_bytes(trajectory, json.dumps(trajectory_json(poses, face_size), indent=1).encode())
+    atomic_write_bytes(cameras, _point_cloud_ply(poses[:, :3, 3], _trajectory_colours(len(poses))))
+    atomic_write_bytes(path, _point_cloud_ply(positions, colours))
     return ExportedFiles(points=path, cameras=cameras, trajectory=trajectory)
 
 
@@ -292,7 +264,7 @@ def preview_png(memory: LatentMemory, pose: torch.Tensor, rotations: torch.Tenso
     if path is not None:
         import imageio.v3 as iio  # lazily: only writing a picture needs it
 
-        _atomic_write(path, iio.imwrite("<bytes>", image, extension=".png"))
+        atomic_write_bytes(path, iio.imwrite("<bytes>", image, extension=".png"))
     return image
 
 

@@ -15,15 +15,15 @@ removed the next time the store is opened for writing.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 
 import fsspec
-from fsspec.implementations.local import LocalFileSystem
 import numpy as np
 import torch
 import zarr
+from fsspec.implementations.local import LocalFileSystem
 from zarr.codecs import ZstdCodec
+
+from memory.files import atomic_write_bytes, check_format
 
 FORMAT = "worldengine.latent_memory"
 VERSION = 1
@@ -62,11 +62,7 @@ class SegmentLog:
         if not fs.exists(f"{path}/zarr.json"):
             raise FileNotFoundError(f"no memory store at {url}")
         group = zarr.open_group(url, mode="r+" if writable else "r", zarr_format=3)
-        attrs = dict(group.attrs)
-        if attrs.get("format") != FORMAT:
-            raise ValueError(f"{url} is not a latent memory store (format {attrs.get('format')!r})")
-        if attrs.get("version") != VERSION:
-            raise ValueError(f"{url} has memory format version {attrs.get('version')!r}; this code reads version {VERSION}")
+        check_format(dict(group.attrs), FORMAT, VERSION, url, "latent memory store")
         log = cls(url, group)
         if writable:
             log.remove_uncommitted()
@@ -87,13 +83,7 @@ class SegmentLog:
         record = json.dumps({"segments": segments, "tokens": tokens, "frames": frames}).encode()
         target = f"{self.root_path}/{COMMIT}"
         if isinstance(self.fs, LocalFileSystem):
-            handle, tmp = tempfile.mkstemp(dir=self.root_path, prefix=".commit-")
-            with os.fdopen(handle, "wb") as out:
-                out.write(record)
-                out.flush()
-                os.fsync(out.fileno())
-            os.chmod(tmp, 0o644)  # mkstemp makes files private; the record is for every reader
-            os.replace(tmp, target)  # atomic on POSIX: readers see the old or the new record
+            atomic_write_bytes(target, record)
         else:
             self.fs.pipe_file(target, record)  # one PUT: object stores replace it atomically
 

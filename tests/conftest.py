@@ -17,10 +17,10 @@ def make_tiny_generator(seed: int = 0):
     """A randomly initialised tiny autoencoder (32 px faces, 4 x 8 x 8 latents) and tiny
     CubeDiT: the world loop's plumbing at test speed (the shipped weights are measured by
     the benchmarks)."""
-    from worldengine.autoencoder import AutoencoderConfig, CubeAutoencoder
-    from worldengine.flow import SamplerConfig
-    from worldengine.generate import CubeGenerator
-    from worldengine.model import CubeDiT, CubeDiTConfig
+    from worldengine.model.autoencoder import AutoencoderConfig, CubeAutoencoder
+    from worldengine.model.dit import CubeDiT, CubeDiTConfig
+    from worldengine.model.flow import SamplerConfig
+    from worldengine.model.generate import CubeGenerator
 
     torch.manual_seed(seed)
     autoencoder = CubeAutoencoder(AutoencoderConfig(face_size=32, widths=(8, 16, 16), latent_channels=4))

@@ -2,7 +2,7 @@ import pytest
 import torch
 
 from benchmarks import autoencoder as bench
-from worldengine.autoencoder import AutoencoderConfig, CubeAutoencoder
+from worldengine.model.autoencoder import AutoencoderConfig, CubeAutoencoder
 
 
 def test_seam_difference_is_zero_for_a_constant_cube_and_positive_across_a_step():

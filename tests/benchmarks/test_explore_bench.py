@@ -10,7 +10,7 @@ from benchmarks import explore
 from benchmarks.readme import explore_section
 from tests.conftest import make_tiny_generator
 from worldengine.cli import main as cli_main
-from worldengine.record import walk
+from worldengine.data.record import walk
 from worldengine.scenes import ProceduralScene
 
 TINY = explore.BenchConfig(
@@ -48,21 +48,6 @@ def test_training_seeds_are_refused():
     config = explore.BenchConfig((explore.Trajectory("loop", 5, 4, ("loop",), 1),))
     with pytest.raises(ValueError, match="training seeds"):
         explore.run(make_tiny_generator(), config)
-
-
-def test_seen_before_counts_a_view_seen_again():
-    scene = ProceduralScene(1_000_003)
-    frames = []
-    walk(scene, 2, 32, 0, frames.append, backend="torch")
-    seen = explore.SeenBefore(8)
-    first = seen.observe(frames[0]["depth"], frames[0]["pose"], 0, gap=2)
-    assert first["overlap"] == 0 and first["overlap_old"] == 0 and first["since_first_visit"] is None
-    again = seen.observe(frames[0]["depth"], frames[0]["pose"], 1, gap=2)
-    assert again["overlap"] == pytest.approx(1.0) and again["overlap_old"] == 0  # seen, but only a step ago
-    later = seen.observe(frames[0]["depth"], frames[0]["pose"], 5, gap=2)
-    assert later["overlap_old"] == pytest.approx(1.0) and later["since_first_visit"] == 5
-    assert len(seen.positions) == np.count_nonzero(
-        explore.block_depth(__import__("torch").from_numpy(frames[0]["depth"])[None], 8))  # nothing stored twice
 
 
 def test_an_out_and_back_walk_ends_where_it_began():

@@ -5,10 +5,10 @@ import math
 import torch
 
 from benchmarks import generator as bench
-from worldengine.autoencoder import AUTOENCODER_SIZES, CubeAutoencoder
-from worldengine.flow import SamplerConfig
-from worldengine.generate import CubeGenerator
-from worldengine.model import CubeDiT, CubeDiTConfig
+from worldengine.model.autoencoder import AUTOENCODER_SIZES, CubeAutoencoder
+from worldengine.model.dit import CubeDiT, CubeDiTConfig
+from worldengine.model.flow import SamplerConfig
+from worldengine.model.generate import CubeGenerator
 from worldengine.scenes import ProceduralScene
 from worldengine.train.latent_data import encode_walk
 

@@ -5,7 +5,7 @@ from gymnasium.utils.env_checker import check_env
 
 import envs  # noqa: F401  (registers the environments)
 from envs import SceneEnv
-from worldengine.actions import DiscreteAction
+from worldengine.agent.actions import DiscreteAction
 
 
 def _make(**kwargs):

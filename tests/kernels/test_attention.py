@@ -3,8 +3,17 @@
 import pytest
 import torch
 
-from kernels.attention import (ABSENT, CONTEXT, GENERATED, context_attention, context_attention_flex,
-                               context_attention_ref, context_mask)
+from kernels.attention import (
+    ABSENT,
+    CONTEXT,
+    GENERATED,
+    attend,
+    context_attention,
+    context_attention_flex,
+    context_attention_ref,
+    context_mask,
+    context_mask_for,
+)
 
 # (B, H, N, Dh, band): irregular lengths (not multiples of FlexAttention's 128-token tiles)
 SIZES = [(2, 2, 77, 16, 5), (1, 3, 200, 8, 64), (3, 1, 130, 32, 0), (2, 4, 257, 16, 33)]
@@ -47,3 +56,20 @@ def test_bad_shapes_are_named():
         context_attention_ref(q, q, q, torch.zeros(1, 4, dtype=torch.long), 1)
     with pytest.raises(ValueError, match="backend"):
         context_attention(q, q, q, torch.zeros(1, 5, dtype=torch.long), 1, backend="cuda")
+
+
+def test_prebuilt_mask_matches_the_one_call_path():
+    gen = torch.Generator().manual_seed(3)
+    q, k, v = (torch.randn(2, 2, 40, 8, generator=gen) for _ in range(3))
+    roles = torch.randint(-1, 2, (2, 40), generator=gen)
+    for backend in ("ref", "flex"):
+        mask = context_mask_for(roles, 4, backend=backend)
+        assert torch.allclose(attend(q, k, v, mask), context_attention_ref(q, k, v, roles, 4), atol=1e-5)
+    with pytest.raises(ValueError, match="mask was built for"):
+        attend(q[:1], k[:1], v[:1], context_mask_for(roles, 4, backend="ref"))
+
+
+def test_flex_attention_is_compiled_once():
+    from kernels import attention
+
+    assert attention._compiled_flex_attention() is attention._compiled_flex_attention()

@@ -3,8 +3,8 @@ import pytest
 import torch
 
 from memory.backproject import LatentPoints, backproject
-from worldengine.cube import face_rotations
-from worldengine.pose import pose_from_yaw_pitch
+from worldengine.geometry.cube import face_rotations
+from worldengine.geometry.pose import pose_from_yaw_pitch
 from worldengine.scenes import ProceduralScene, render_cubemaps
 
 

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from memory.backproject import backproject
-from worldengine.cube import cubemap_to_points, face_rotations
-from worldengine.pose import pose_from_yaw_pitch
+from worldengine.geometry.cube import cubemap_to_points, face_rotations
+from worldengine.geometry.pose import pose_from_yaw_pitch
 
 R = face_rotations()
 

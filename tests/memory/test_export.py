@@ -11,7 +11,7 @@ import trimesh
 from memory.backproject import backproject
 from memory.export import export_ply, fill_holes, preview_png
 from memory.store import LatentMemory
-from worldengine.cube import face_rotations
+from worldengine.geometry.cube import face_rotations
 
 ROT = face_rotations()  # (F, 3, 3)
 HALF = 2.0  # half side of the cube room, metres

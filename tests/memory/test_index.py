@@ -6,7 +6,7 @@ import torch
 from memory.index import frames_by_overlap, nearest_frames, tokens_near
 from memory.store import LatentMemory
 from tests.memory.conftest import random_points
-from worldengine.pose import pose_from_yaw_pitch
+from worldengine.geometry.pose import pose_from_yaw_pitch
 
 
 @pytest.fixture

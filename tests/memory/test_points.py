@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from memory.points import BYTES_PER_POINT, PointCloudMemory
-from worldengine.cube import face_rotations
+from worldengine.geometry.cube import face_rotations
 
 
 def _pose(x: float = 0.0) -> torch.Tensor:

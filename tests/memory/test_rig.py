@@ -1,7 +1,7 @@
 import torch
 
 from memory.rig import cell_rays, project_to_cells
-from worldengine.cube import direction_to_face, face_rays, face_rotations
+from worldengine.geometry.cube import direction_to_face, face_rays, face_rotations
 
 
 def test_cell_rays_are_the_engines_face_rays():

@@ -3,8 +3,8 @@ import torch
 
 from memory.store import LatentMemory
 from memory.warp import warp_memory, warp_points
-from worldengine.cube import face_rotations, project_points
-from worldengine.pose import compose, pose_from_yaw_pitch
+from worldengine.geometry.cube import face_rotations, project_points
+from worldengine.geometry.pose import compose, pose_from_yaw_pitch
 
 R = face_rotations()
 

@@ -4,13 +4,12 @@ import subprocess
 import sys
 
 import imageio.v2 as imageio
-import numpy as np
 import pytest
 
 from memory import LatentMemory
 from tests.conftest import save_tiny_checkpoints
 from worldengine.cli import main
-from worldengine.data import TrajectoryReader
+from worldengine.data.trajectory import TrajectoryReader
 
 
 @pytest.fixture(scope="module")
@@ -96,14 +95,3 @@ def test_record_command(tmp_path):
 def test_help(command):
     result = subprocess.run([sys.executable, "-m", "worldengine", *command, "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "usage: worldengine" in result.stdout
-
-
-def test_longest_return_finds_the_out_and_back():
-    from worldengine.cli.explore import longest_return
-
-    out_and_back = np.zeros((100, 3))
-    out_and_back[:, 0] = np.r_[np.linspace(0, 5, 50), np.linspace(5, 0, 50)]
-    assert longest_return(out_and_back) == (0, 99)
-    straight = np.zeros((100, 3))
-    straight[:, 0] = np.linspace(0, 20, 100)
-    assert longest_return(straight) is None

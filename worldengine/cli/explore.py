@@ -12,7 +12,7 @@ complete, so an interrupted or failed run leaves nothing half-written) holds:
   pointcloud.png      the point cloud from above with the camera path
   memory_preview.png  the memory rendered from the last pose as a cube cross
   map.png             the scene's free-space map with the path
-  revisit.png         the longest return: the step that first stood there (top) and the step
+  revisit.png         the longest return (worldengine.eval.revisit): the step that first saw the view (top) and the step
                       that came back (bottom), each generated (left) beside ground truth
   summary.json        steps, steps/s, PSNR against ground truth (all, first visits, revisits), ...
 """
@@ -33,21 +33,22 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from worldengine.actions import MotionConfig
-from worldengine.explorer import LoopExplorer
-from worldengine.generate import MODES
-from worldengine.memory_writer import DEFAULT_AUTOENCODER, export_memory
-from worldengine.metrics import depth_absrel, psnr
+from worldengine.agent.actions import MotionConfig
+from worldengine.agent.explorer import LoopExplorer
+from worldengine.agent.start import start_pose
+from worldengine.eval.metrics import depth_absrel, psnr
+from worldengine.eval.revisit import REVISIT_GAP, SeenBefore, is_revisit, longest_return
+from worldengine.eval.visualize import equirect_image, topdown_map
+from worldengine.model.checkpoint import DEFAULT_AUTOENCODER, DEFAULT_GENERATOR, load_world_generator
+from worldengine.model.generate import MODES
 from worldengine.scenes import ProceduralScene, render_cubemaps
-from worldengine.train.seeds import HELDOUT_SCENE_SEEDS
-from worldengine.visualize import equirect_image, topdown_map
-from worldengine.world import DEFAULT_GENERATOR, WorldConfig, WorldModel, load_world_generator
-from worldengine.world_start import scene_start, start_pose
+from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS
+from worldengine.world.loop import WorldConfig, WorldModel
+from worldengine.world.start import scene_start
+from worldengine.world.writer import export_memory
 
 HELP = ("explore a generated world out and back beside its ground truth; write an MP4, the memory store, "
         "its PLY and pictures, and a JSON summary")
-REVISIT_RADIUS = 0.5  # metres: a frame revisits a place if an older frame stood this close
-REVISIT_MIN_GAP = 40  # steps: ... and that frame is at least this much older
 DEFAULT_SCENE_SEED = 1_000_006  # the first held-out house: rooms and doors to leave and come back to
 
 
@@ -80,34 +81,6 @@ def prepare_out(out: str | None, prefix: str) -> tuple[Path, Path]:
     except OSError as error:
         raise PermissionError(f"cannot create run folder {partial}: {error}") from error
     return final, partial
-
-
-def first_visits(positions: np.ndarray) -> np.ndarray:
-    """(T,) int: for frame t, the oldest frame at least REVISIT_MIN_GAP steps older standing
-    within REVISIT_RADIUS of it (the visit t returns to); -1 where there is none."""
-    first = np.full(len(positions), -1)
-    for t in range(REVISIT_MIN_GAP, len(positions)):
-        older = positions[: t - REVISIT_MIN_GAP + 1, [0, 2]]
-        near = np.flatnonzero(np.hypot(*(older - positions[t, [0, 2]]).T) < REVISIT_RADIUS)
-        if len(near):
-            first[t] = near[0]
-    return first
-
-
-def revisits(positions: np.ndarray) -> np.ndarray:
-    """(T,) bool: frame t stands within REVISIT_RADIUS of a frame REVISIT_MIN_GAP+ steps older."""
-    return first_visits(positions) >= 0
-
-
-def longest_return(positions: np.ndarray) -> tuple[int, int] | None:
-    """(first, back): the revisit with the most steps between a frame and the oldest frame
-    standing within REVISIT_RADIUS of it; None if the walk never came back."""
-    first = first_visits(positions)
-    if not (first >= 0).any():
-        return None
-    gaps = np.where(first >= 0, np.arange(len(first)) - first, -1)
-    back = int(np.argmax(gaps))  # the earliest of equal gaps, as a scan in time order
-    return int(first[back]), back
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -144,6 +117,8 @@ def _explore(generator, args: argparse.Namespace, folder: Path) -> dict:
     memory = world.memory(0)
     policy = LoopExplorer(scene.grid, rng, motion)
     poses, rows, timings, generated = [frame.pose], [], [], [frame.rgb]
+    seen = SeenBefore(generator.model.config.latent_size)  # what counts as a revisit, from the ground truth
+    visits = [seen.observe(frame.depth, frame.pose, 0, REVISIT_GAP)]  # frame 0 is the ground-truth start
     blocked = inside = 0
     video = imageio.get_writer(folder / "frames.mp4", fps=10, codec="libx264", quality=7, macro_block_size=16)
     start = time.perf_counter()
@@ -157,6 +132,7 @@ def _explore(generator, args: argparse.Namespace, folder: Path) -> dict:
                     blocked += 1
                     policy.blocked()
                 truth = render_cubemaps(scene, torch.from_numpy(frame.pose), size, args.backend)
+                visits.append(seen.observe(truth.depth.numpy(), frame.pose, len(visits), REVISIT_GAP))
                 position = frame.pose[None, :3, 3]
                 inside += not bool(scene.is_free(position, motion.agent_radius, motion.eye_height)[0])
                 rows.append((psnr(frame.rgb, truth.rgb.numpy()), depth_absrel(frame.depth, truth.depth.numpy())))
@@ -169,13 +145,13 @@ def _explore(generator, args: argparse.Namespace, folder: Path) -> dict:
     finally:
         world.close()  # flushes and closes the store in the run folder
     positions = np.array([p[:3, 3] for p in poses])
-    pair = longest_return(positions)
+    pair = longest_return(visits)
     if pair is not None:
         panels = [np.hstack([equirect_image(generated[i], args.video_height),
                              equirect_image(render_cubemaps(scene, torch.from_numpy(poses[i]), size, args.backend)
                                             .rgb.numpy(), args.video_height)]) for i in pair]
         imageio.imwrite(folder / "revisit.png", np.vstack(panels))
-    return _write_outputs(folder, scene, memory, positions, rows, timings, {
+    return _write_outputs(folder, scene, memory, positions, visits, rows, timings, {
         "revisit_pair": list(pair) if pair else None,
         "world": "generated", "checkpoint": str(args.checkpoint), "mode": args.mode,
         "sampler_steps": args.sampler_steps, "scene_seed": scene.seed, "scene_kind": scene.layout.kind,
@@ -186,9 +162,9 @@ def _explore(generator, args: argparse.Namespace, folder: Path) -> dict:
     })
 
 
-def _write_outputs(folder: Path, scene, memory, positions: np.ndarray, rows: list[tuple[float, float]],
-                   timings: list[dict], summary: dict) -> dict:
-    flags = revisits(positions)[1:]  # per step (frame 0 is the ground-truth start)
+def _write_outputs(folder: Path, scene, memory, positions: np.ndarray, visits: list[dict],
+                   rows: list[tuple[float, float]], timings: list[dict], summary: dict) -> dict:
+    flags = np.array([is_revisit(v) for v in visits[1:]], dtype=bool)  # per step (frame 0 is the ground-truth start)
     scores = np.array(rows).reshape(-1, 2)
     imageio.imwrite(folder / "map.png", topdown_map(scene.grid, positions))
     exported = export_memory(memory, folder)

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from memory import LatentMemory
-from worldengine.memory_writer import export_memory
+from worldengine.world.writer import export_memory
 
 HELP = "re-export a run's saved memory: memory.ply (+ cameras, trajectory), pointcloud.png, memory_preview.png"
 

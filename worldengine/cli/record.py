@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from worldengine.record import record as record_episodes
+from worldengine.data.record import record as record_episodes
 
 HELP = "record loop-closing exploration episodes of procedural scenes into a Zarr store"
 

@@ -8,9 +8,9 @@ import shlex
 import sys
 from pathlib import Path
 
-from worldengine.autoencoder import AUTOENCODER_SIZES
-from worldengine.memory_writer import DEFAULT_AUTOENCODER
-from worldengine.model import MODEL_SIZES
+from worldengine.model.autoencoder import AUTOENCODER_SIZES
+from worldengine.model.checkpoint import DEFAULT_AUTOENCODER
+from worldengine.model.dit import MODEL_SIZES
 from worldengine.train import AutoencoderTask, TrainConfig, train
 from worldengine.train.run_card import write_run_card
 
@@ -48,11 +48,11 @@ def _task(args: argparse.Namespace):
         if data != "render" and not Path(data).exists():
             raise FileNotFoundError(f"trajectory store not found: {data}")
         return AutoencoderTask(AUTOENCODER_SIZES[args.size], args.batch_size, data)
-    from worldengine.train import load_autoencoder
+    from worldengine.model.checkpoint import load_autoencoder
+    from worldengine.scenes.seeds import TRAIN_SCENE_SEEDS
     from worldengine.train.generator_data import WindowSampling
     from worldengine.train.generator_task import GeneratorTask
     from worldengine.train.latent_data import autoencoder_digest, build_latent_store
-    from worldengine.train.seeds import TRAIN_SCENE_SEEDS
 
     if args.scenes <= 0 or args.walk_steps <= 0:
         raise ValueError("--scenes and --walk-steps must be positive")

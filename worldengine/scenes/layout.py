@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from worldengine.scenes.materials import MATERIAL_COUNT, WALL_MATERIALS, FLOOR_MATERIALS
+from worldengine.scenes.materials import FLOOR_MATERIALS, MATERIAL_COUNT, WALL_MATERIALS
 
 SCENE_KINDS = ("room", "corridor", "courtyard", "house")
 CELL = 1.0  # metres per floor-plan cell

@@ -1,19 +1,27 @@
-"""Triangle meshes: procedural layouts tessellated with trimesh, and users' own files."""
+"""Triangle meshes: procedural layouts tessellated with trimesh, and users' own files.
+
+trimesh is imported inside the functions that build or read meshes, so importing the
+scenes package (as the generation path does) does not need it (DESIGN.md)."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import trimesh
 
 from worldengine.scenes.layout import SceneLayout
+
+if TYPE_CHECKING:
+    import trimesh
 
 SPHERE_SUBDIVISIONS = 4  # 5,120 triangles a sphere: silhouettes within ~0.2% of the radius
 CYLINDER_SECTIONS = 96
 
 
 def _yaw_transform(centre, yaw: float) -> np.ndarray:
+    import trimesh
+
     transform = trimesh.transformations.rotation_matrix(yaw, [0, 1, 0])
     transform[:3, 3] = centre
     return transform
@@ -25,6 +33,8 @@ def layout_mesh(layout: SceneLayout) -> tuple[trimesh.Trimesh, np.ndarray]:
     Primitive ids follow the analytic order (boxes, spheres, cylinders) so both
     renderers name the same object the same way.
     """
+    import trimesh
+
     parts = []
     for centre, half, yaw in zip(layout.box_centre, layout.box_half, layout.box_yaw):
         parts.append(trimesh.creation.box(extents=2 * half, transform=_yaw_transform(centre, yaw)))
@@ -46,6 +56,8 @@ def load_mesh_file(path: str | Path) -> trimesh.Trimesh:
 
     Scenes with several nodes are flattened with their transforms applied.
     """
+    import trimesh
+
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"mesh file not found: {path}")

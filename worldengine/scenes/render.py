@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
-from worldengine.cube import face_rays
-from worldengine.pose import check_rigid
+from worldengine.geometry.cube import face_rays
+from worldengine.geometry.pose import check_rigid
 from worldengine.scenes.materials import shade, sky
 from worldengine.scenes.scene import Scene
 

@@ -1,9 +1,13 @@
-"""Training: one loop for every model (plain or torchrun/DDP), checkpoints, data, tasks."""
+"""Training: one loop for every model (plain or torchrun/DDP), checkpoint writing, data, tasks.
 
-from worldengine.train.autoencoder_task import AutoencoderTask, load_autoencoder
-from worldengine.train.generator_task import GeneratorTask, load_generator
+The runtime never imports this package; loading trained weights is worldengine.model's.
+"""
+
+from worldengine.model.checkpoint import load_autoencoder, load_generator
+from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS
+from worldengine.train.autoencoder_task import AutoencoderTask
+from worldengine.train.generator_task import GeneratorTask
 from worldengine.train.loop import TrainConfig, train
-from worldengine.train.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS
 
 __all__ = ["AutoencoderTask", "load_autoencoder", "GeneratorTask", "load_generator", "TrainConfig", "train",
            "HELDOUT_SCENE_SEEDS", "TRAIN_SCENE_SEEDS"]

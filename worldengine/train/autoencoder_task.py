@@ -7,9 +7,9 @@ from typing import Iterator
 
 import torch
 
-from worldengine.autoencoder import AUTOENCODER_SIZES, AutoencoderConfig, CubeAutoencoder, pack_rgbd
+from worldengine.model.autoencoder import AUTOENCODER_SIZES, AutoencoderConfig, CubeAutoencoder, pack_rgbd
+from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS, check_disjoint
 from worldengine.train.data import batches, recorded_cubemaps, rendered_cubemaps
-from worldengine.train.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS, check_disjoint
 
 DEPTH_WEIGHT = 4.0  # the disparity channel is smooth and must be precise (AbsRel target 0.03)
 STAT_BATCHES = 8
@@ -56,11 +56,4 @@ class AutoencoderTask:
         return {"latent_shift": model.latent_shift.tolist(), "latent_scale": model.latent_scale.tolist()}
 
 
-def load_autoencoder(directory: str | Path, device=None) -> CubeAutoencoder:
-    """A trained autoencoder from a checkpoint folder (safetensors + config.json)."""
-    from worldengine.train.checkpoint import load_model
-
-    return load_model(directory, "autoencoder", lambda c: CubeAutoencoder(AutoencoderConfig.from_dict(c)), device)
-
-
-__all__ = ["AutoencoderTask", "load_autoencoder", "AUTOENCODER_SIZES"]
+__all__ = ["AutoencoderTask", "AUTOENCODER_SIZES"]

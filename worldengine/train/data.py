@@ -11,8 +11,8 @@ from typing import Iterator
 import numpy as np
 import torch
 
-from worldengine.data import TrajectoryReader
-from worldengine.pose import pose_from_yaw_pitch
+from worldengine.data.trajectory import TrajectoryReader
+from worldengine.geometry.pose import pose_from_yaw_pitch
 from worldengine.scenes import ProceduralScene, render_cubemaps
 
 SCENE_POOL = 32  # scenes kept built at once; one is replaced every VIEWS_PER_SCENE views

@@ -22,10 +22,10 @@ from kernels.attention import ABSENT, CONTEXT, GENERATED
 from memory import Warped, backproject, warp_points
 from memory.table import reduce_duplicates
 from memory.voxels import voxel_keys
-from worldengine.cube import NUM_FACES, face_rotations
-from worldengine.generate import memory_input
-from worldengine.model import CubeDiTConfig
-from worldengine.plucker import plucker_rays
+from worldengine.geometry.cube import NUM_FACES, face_rotations
+from worldengine.model.dit import CubeDiTConfig
+from worldengine.model.generate import memory_input
+from worldengine.model.plucker import plucker_rays
 from worldengine.train.latent_data import LatentEpisode
 
 VOXEL_SIZE = 0.1  # metres, as the engine's memory

@@ -9,11 +9,11 @@ from typing import Iterator
 import torch
 
 from kernels.attention import ABSENT, GENERATED
-from worldengine.flow import flow_loss, interpolate, sample_time
-from worldengine.model import CubeDiT, CubeDiTConfig, DiTInput
+from worldengine.model.dit import CubeDiT, CubeDiTConfig, DiTInput
+from worldengine.model.flow import flow_loss, interpolate, sample_time
+from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS
 from worldengine.train.generator_data import WindowSampling, window_stream
 from worldengine.train.latent_data import LatentEpisode, load_latent_store
-from worldengine.train.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS
 
 
 def noisy_input(batch: dict[str, torch.Tensor], noise: torch.Tensor, t: torch.Tensor) -> DiTInput:
@@ -75,8 +75,4 @@ class GeneratorTask:
         return {"parameters": model.num_parameters()}
 
 
-def load_generator(directory: str | Path, device=None) -> CubeDiT:
-    """A trained CubeDiT from a checkpoint folder (safetensors + config.json)."""
-    from worldengine.train.checkpoint import load_model
-
-    return load_model(directory, "generator", lambda c: CubeDiT(CubeDiTConfig.from_dict(c)), device)
+__all__ = ["GeneratorTask"]

@@ -29,9 +29,10 @@ from tqdm import tqdm
 from zarr.codecs import ZstdCodec
 
 from memory import block_depth
-from worldengine.actions import action_rates
-from worldengine.autoencoder import CubeAutoencoder, pack_rgbd
-from worldengine.record import walk
+from memory.files import check_format
+from worldengine.agent.actions import action_rates
+from worldengine.data.record import walk
+from worldengine.model.autoencoder import CubeAutoencoder, pack_rgbd
 from worldengine.scenes import ProceduralScene
 
 FORMAT = "worldengine.latent_trajectories"
@@ -129,10 +130,7 @@ def _write_episode(root: zarr.Group, name: str, episode: LatentEpisode, kind: st
 
 
 def _check_identity(found: dict, expected: dict, path: Path) -> None:
-    if found.get("format") != FORMAT:
-        raise ValueError(f"{path} is not a latent trajectory store (format {found.get('format')!r})")
-    if found.get("version") != VERSION:
-        raise ValueError(f"{path} has latent store version {found.get('version')!r}; this code reads {VERSION}")
+    check_format(found, FORMAT, VERSION, path, "latent trajectory store")
     for key in ("autoencoder", "steps", "keep_pixels"):
         if found.get(key) != expected[key]:
             raise ValueError(f"{path} was built with {key}={found.get(key)!r}, not {expected[key]!r}; "
@@ -146,8 +144,7 @@ def load_latent_store(path: str | Path, autoencoder: CubeAutoencoder | None = No
         raise FileNotFoundError(f"latent trajectory store not found: {path}")
     root = zarr.open_group(str(path), mode="r")
     attrs = dict(root.attrs)
-    if attrs.get("format") != FORMAT or attrs.get("version") != VERSION:
-        raise ValueError(f"{path} is not a version-{VERSION} latent trajectory store")
+    check_format(attrs, FORMAT, VERSION, path, "latent trajectory store")
     if autoencoder is not None and attrs["autoencoder"] != autoencoder_digest(autoencoder):
         raise ValueError(f"{path} was encoded by another autoencoder (digest {attrs['autoencoder']})")
     episodes = []

@@ -22,14 +22,8 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
-from worldengine.train.checkpoint import (
-    load_state,
-    load_state_dict_strict,
-    load_tensors,
-    read_meta,
-    save_model,
-    save_state,
-)
+from worldengine.model.checkpoint import load_state_dict_strict, load_tensors, read_meta
+from worldengine.train.checkpoint import load_state, save_model, save_state
 from worldengine.train.plot import plot_loss_curve
 
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 import trimesh
 
-from worldengine.pose import pose_from_yaw_pitch
+from worldengine.geometry.pose import pose_from_yaw_pitch
 from worldengine.scenes import MeshScene, render_cubemaps
 
 

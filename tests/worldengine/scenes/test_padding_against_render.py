@@ -6,8 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from worldengine.cube import face_to_direction, pad_faces
-from worldengine.pose import pose_from_yaw_pitch
+from worldengine.geometry.cube import face_to_direction
+from worldengine.geometry.padding import pad_faces
+from worldengine.geometry.pose import pose_from_yaw_pitch
 from worldengine.scenes import ProceduralScene
 from worldengine.scenes.render import render_rays
 

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from worldengine.cube import cubemap_to_points
-from worldengine.pose import pose_from_yaw_pitch
+from worldengine.geometry.cube import cubemap_to_points
+from worldengine.geometry.pose import pose_from_yaw_pitch
 from worldengine.scenes import ProceduralScene, render_cubemaps
 
 D_FACE, U_FACE = 5, 4

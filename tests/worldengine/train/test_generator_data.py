@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from kernels.attention import ABSENT, CONTEXT, GENERATED
-from worldengine.autoencoder import AUTOENCODER_SIZES, CubeAutoencoder
-from worldengine.model import CubeDiTConfig
-from worldengine.generate import memory_input
+from worldengine.model.autoencoder import AUTOENCODER_SIZES, CubeAutoencoder
+from worldengine.model.dit import CubeDiTConfig
+from worldengine.model.generate import memory_input
 from worldengine.train.generator_data import WindowSampling, face_roles, fused_memory_warp, window_sample, window_stream
 from worldengine.train.latent_data import build_latent_store, load_latent_store
 
@@ -109,7 +109,7 @@ def test_train_generator_cli(tmp_path):
                            "--scenes", "1", "--walk-steps", "4", "--steps", "4", "--batch-size", "2", "--no-progress"],
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
-    from worldengine.train.generator_task import load_generator
+    from worldengine.model.checkpoint import load_generator
     model = load_generator(out)
     assert model.config.width == 32
     assert json.loads((out / "config.json").read_text())["scene_seeds"] == [0]

@@ -7,9 +7,10 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from worldengine.autoencoder import AutoencoderConfig
-from worldengine.train import AutoencoderTask, TrainConfig, load_autoencoder, train
-from worldengine.train.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS, check_disjoint, check_heldout
+from worldengine.model.autoencoder import AutoencoderConfig
+from worldengine.model.checkpoint import load_autoencoder
+from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS, check_disjoint, check_heldout
+from worldengine.train import AutoencoderTask, TrainConfig, train
 
 SMALL = AutoencoderConfig(face_size=16, widths=(8, 16, 16), latent_channels=4)
 

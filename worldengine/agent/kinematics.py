@@ -1,0 +1,149 @@
+"""Agent kinematics: apply a body-frame `Motion` to a pose, with collisions.
+
+The body is a vertical cylinder of radius `agent_radius` from the floor (the pose's
+y minus `eye_height`) up to the eye (the pose's origin). It turns (yaw), looks up and
+down (pitch, clamped), and moves in the horizontal plane along its yaw heading; pitch
+never tilts the motion. The body keeps its height: there is no gravity, no falling and
+no climbing stairs; obstacles lower than `floor_clearance` are passed through.
+
+Collisions are found by ray casting with a caller-supplied `ray_distance`, so the same
+code runs against the ground-truth scene's geometry or against a learned memory's depth.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import NamedTuple
+
+import torch
+
+from worldengine.agent.actions import Motion, MotionConfig
+from worldengine.geometry.pose import check_rigid, pose_from_yaw_pitch, yaw_pitch_from_pose
+
+__all__ = ["RayDistanceFn", "StepResult", "clamp_pitch", "probe_rays", "step_pose"]
+
+# Vertical spacing of the collision rays; a thin horizontal slab narrower than this
+# can slip between two rows, so keep it below the smallest obstacle that matters.
+_MAX_RAY_SPACING = 0.25
+_LATERAL_OFFSETS = (-1.0, -0.5, 0.0, 0.5, 1.0)  # in agent radii
+
+RayDistanceFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+"""ray_distance(origins (N, 3), directions (N, 3) unit) -> (N,) distance to the first
+surface along each ray, inf where there is none. Called with float64 CPU world-frame tensors;
+may return anything torch.as_tensor accepts."""
+
+
+class StepResult(NamedTuple):
+    """pose: the new camera-to-world pose (4, 4), rigid, in the input's dtype.
+    blocked: True when a collision shortened the requested move."""
+
+    pose: torch.Tensor
+    blocked: bool
+
+
+def clamp_pitch(pitch, config: MotionConfig):
+    """Clamp pitch (radians; float or tensor) to [-max_pitch, +max_pitch] of `config`."""
+    limit = config.max_pitch_rad
+    if isinstance(pitch, torch.Tensor):
+        return pitch.clamp(-limit, limit)
+    return min(max(float(pitch), -limit), limit)
+
+
+def _wrap_angle(a: float) -> float:
+    """Angle in (-pi, pi]."""
+    return math.atan2(math.sin(a), math.cos(a))
+
+
+def _heading_axes(yaw: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """World-frame forward (-z of Ry(yaw)) and right (+x of Ry(yaw)) unit vectors, (3,) each."""
+    c, s = math.cos(yaw), math.sin(yaw)
+    forward = torch.tensor([-s, 0.0, -c], dtype=torch.float64)
+    right = torch.tensor([c, 0.0, -s], dtype=torch.float64)
+    return forward, right
+
+
+def probe_rays(
+    position: torch.Tensor, direction: torch.Tensor, config: MotionConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fan of collision rays for a move from `position` (3,) along `direction` (3,).
+
+    Rows at heights from `floor_clearance` above the floor up to the eye, spaced at
+    most `_MAX_RAY_SPACING`; on each row five rays at lateral offsets -r, -r/2, 0, r/2, +r
+    perpendicular to the (horizontal, unit) direction (half-radius spacing keeps round
+    obstacles from slipping between rays). Returns origins (N, 3) and directions (N, 3),
+    float64, N = 5 x rows.
+    """
+    floor_y = float(position[1]) - config.eye_height
+    span = config.eye_height - config.floor_clearance
+    rows = max(2, math.ceil(span / _MAX_RAY_SPACING) + 1)
+    heights = floor_y + torch.linspace(config.floor_clearance, config.eye_height, rows, dtype=torch.float64)
+    direction = direction.to(torch.float64)
+    side = torch.stack([-direction[2], torch.zeros((), dtype=torch.float64), direction[0]])  # horizontal, unit
+    offsets = torch.tensor(_LATERAL_OFFSETS, dtype=torch.float64) * config.agent_radius
+    n = len(_LATERAL_OFFSETS)
+    origins = position.to(torch.float64).repeat(rows, n, 1)  # (rows, n, 3): row, offset, xyz
+    origins[..., 1] = heights[:, None]
+    origins = origins + offsets[None, :, None] * side  # (rows, n, 3)
+    origins = origins.reshape(rows * n, 3)  # (N, 3)
+    return origins, direction.expand(rows * n, 3).clone()
+
+
+def _hit_distances(ray_distance: RayDistanceFn, origins: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """Call the caller's ray caster and check its answer, (N,) float64."""
+    n = origins.shape[0]
+    hits = ray_distance(origins, directions)
+    try:
+        hits = torch.as_tensor(hits, dtype=torch.float64).cpu()
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(f"ray_distance must return {n} distances, got {type(hits).__name__} ({e})") from None
+    if tuple(hits.shape) != (n,):
+        raise ValueError(f"ray_distance must return shape ({n},) for {n} rays, got {tuple(hits.shape)}")
+    if torch.isnan(hits).any() or (hits < 0).any():
+        raise ValueError(f"ray_distance returned NaN or negative distances: min {float(hits.min())}")
+    return hits
+
+
+def _check_motion(motion: Motion) -> None:
+    if not isinstance(motion, Motion):
+        raise ValueError(f"motion must be a worldengine.actions.Motion, got {type(motion).__name__}")
+    values = (motion.forward_m, motion.right_m, motion.yaw_rad, motion.pitch_rad)
+    if not all(math.isfinite(float(v)) for v in values):
+        raise ValueError(f"motion must be finite, got {motion}")
+
+
+def step_pose(
+    pose: torch.Tensor, motion: Motion, config: MotionConfig, ray_distance: RayDistanceFn
+) -> StepResult:
+    """Apply `motion` to one pose (4, 4) float; returns StepResult(pose, blocked).
+
+    Order: turn and look first (pitch clamped to +-max_pitch), then translate along the
+    new heading in the horizontal plane by forward_m and right_m. The translation is
+    cut to min(requested, min(hit) - agent_radius, floored at 0) over the ray fan of
+    `probe_rays`, so the body stops short of surfaces and never enters them. No sliding,
+    no gravity: the body keeps its height.
+    """
+    if not isinstance(pose, torch.Tensor) or tuple(pose.shape) != (4, 4):
+        got = tuple(pose.shape) if isinstance(pose, torch.Tensor) else type(pose).__name__
+        raise ValueError(f"step_pose takes a single pose of shape (4, 4), got {got}")
+    check_rigid(pose)
+    _check_motion(motion)
+    yaw, pitch = (float(v) for v in yaw_pitch_from_pose(pose.to(torch.float64)))
+    yaw = _wrap_angle(yaw + motion.yaw_rad)
+    pitch = clamp_pitch(pitch + motion.pitch_rad, config)
+    position = pose[:3, 3].detach().to(torch.float64).cpu()  # (3,)
+
+    forward, right = _heading_axes(yaw)
+    step = motion.forward_m * forward + motion.right_m * right  # (3,), horizontal
+    requested = float(step.norm())
+    blocked = False
+    if requested > 0:
+        direction = step / requested
+        origins, directions = probe_rays(position, direction, config)
+        hits = _hit_distances(ray_distance, origins, directions)
+        allowed = max(float(hits.min()) - config.agent_radius, 0.0)
+        blocked = allowed < requested
+        position = position + min(requested, allowed) * direction
+
+    new_pose = pose_from_yaw_pitch(position, yaw, pitch, dtype=pose.dtype).to(pose.device)
+    return StepResult(check_rigid(new_pose), bool(blocked))

@@ -1,0 +1,90 @@
+"""Loading trained models: the shipped checkpoint folders and the one loader for every kind.
+
+    <dir>/model.safetensors   model parameters and buffers (never pickled)
+    <dir>/config.json         {"kind", "config", "train_seeds", "heldout_seeds", ...}
+
+Writing checkpoints (and the optimizer state beside them) is training's business
+(worldengine.train.checkpoint); the runtime only reads them, so it never imports train.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+
+from worldengine.model.autoencoder import AutoencoderConfig, CubeAutoencoder
+from worldengine.model.dit import CubeDiT, CubeDiTConfig
+from worldengine.model.generate import CubeGenerator
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_AUTOENCODER = ROOT / "checkpoints" / "autoencoder"
+DEFAULT_GENERATOR = ROOT / "checkpoints" / "generator"
+
+
+def read_meta(directory: Path) -> dict:
+    path = Path(directory) / "config.json"
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {directory} (missing config.json)")
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path} is not valid JSON: {error}") from error
+
+
+def load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"missing weights file {path}")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as error:
+        raise ValueError(f"{path} is not a readable safetensors file: {error}") from error
+
+
+def load_state_dict_strict(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source: Path) -> None:
+    """Load with a clear error naming missing, unexpected and mismatched tensors."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(tensors))
+    unexpected = sorted(set(tensors) - set(expected))
+    mismatched = [f"{k} {tuple(tensors[k].shape)} != {tuple(expected[k].shape)}"
+                  for k in expected if k in tensors and tensors[k].shape != expected[k].shape]
+    if missing or unexpected or mismatched:
+        raise ValueError(f"checkpoint {source} does not fit the model: missing {missing[:5]}, "
+                         f"unexpected {unexpected[:5]}, mismatched {mismatched[:5]}")
+    model.load_state_dict(tensors)
+
+
+def load_model(directory: str | Path, kind: str, build, device=None) -> torch.nn.Module:
+    """A trained model of `kind` from a checkpoint folder: `build(config dict)` makes the
+    module, the safetensors weights fill it (strictly), and it comes back in eval mode."""
+    directory = Path(directory)
+    meta = read_meta(directory)
+    if meta.get("kind") != kind:
+        raise ValueError(f"{directory} holds a {meta.get('kind')!r} checkpoint, not a {kind}")
+    model = build(meta["config"])
+    load_state_dict_strict(model, load_tensors(directory / "model.safetensors"), directory)
+    return model.to(device).eval()
+
+
+def load_autoencoder(directory: str | Path, device=None) -> CubeAutoencoder:
+    """A trained autoencoder from a checkpoint folder (safetensors + config.json)."""
+    return load_model(directory, "autoencoder", lambda c: CubeAutoencoder(AutoencoderConfig.from_dict(c)), device)
+
+
+def load_generator(directory: str | Path, device=None) -> CubeDiT:
+    """A trained CubeDiT from a checkpoint folder (safetensors + config.json)."""
+    return load_model(directory, "generator", lambda c: CubeDiT(CubeDiTConfig.from_dict(c)), device)
+
+
+def load_world_generator(generator: str | Path = DEFAULT_GENERATOR, autoencoder: str | Path = DEFAULT_AUTOENCODER,
+                         device=None) -> CubeGenerator:
+    """The generator and autoencoder checkpoints a world runs on (the shipped ones by
+    default); a missing or corrupt checkpoint raises FileNotFoundError / ValueError."""
+    return CubeGenerator(load_generator(generator, device), load_autoencoder(autoencoder, device))
+
+
+__all__ = ["DEFAULT_AUTOENCODER", "DEFAULT_GENERATOR", "load_autoencoder", "load_generator", "load_model",
+           "load_state_dict_strict", "load_tensors", "load_world_generator", "read_meta"]

@@ -1,0 +1,342 @@
+"""WorldModel: the engine's step loop over many independent generated worlds.
+
+One step of world i (DESIGN.md, "One env.step"):
+action -> pose' (collisions against world i's own memory) -> query its memory and warp
+it into pose''s latent grid -> generate the window (all stepped worlds in one batch: one
+network call per sampler step) -> decode, blend seams -> lift the latents by the
+generated depth and write them back into world i's memory -> observation.
+
+Each world owns a LatentMemory store on disk, its last H frames (the generator's
+history), its pose and its own noise generator, so a world's rollout is reproducible
+from its seed whatever other worlds share the batch.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from memory import LatentMemory
+from worldengine.agent.actions import ACTION_KINDS, MotionConfig, action_rates, decode_action
+from worldengine.agent.kinematics import step_pose
+from worldengine.geometry.cube import NUM_FACES, face_rotations
+from worldengine.geometry.pose import check_rigid
+from worldengine.model.autoencoder import pack_rgbd
+from worldengine.model.flow import SamplerConfig
+from worldengine.model.generate import MODES, CubeGenerator, WindowContext, memory_input
+from worldengine.world.collision import MemoryCollider
+from worldengine.world.frame import Frame
+from worldengine.world.recall import MEMORY_KINDS, RETRIEVALS, LatentRecall, NoRecall, PointRecall, Recall, Seen
+from worldengine.world.start import StartFrame
+from worldengine.world.state import WorldState, read_saved, restore_world, save_world
+
+WRITE_POLICIES = ("novel", "all")
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """mode: "sequential" (faces by coverage) or "joint"; sampler: steps and guidance;
+    action_kind: "discrete" or "continuous"; memory_radius: metres of memory queried per
+    step; voxel_size: the memory's fusion voxel; collision_reach / surface_radius /
+    collision_floor_band: see MemoryCollider. write_policy: which generated cells go back
+    into the memory, "all", or "novel" (default): the cells the memory did not cover, and those whose generated
+    surface stands more than `occlusion_margin` (a fraction) in front of the remembered
+    one. What the memory holds is then never overwritten by a regenerated copy of itself,
+    whose depth jitters from frame to frame: the remembered world cannot drift, and a
+    world standing still adds nothing to its memory (nor earns exploration reward).
+    memory: what conditions generation, "latent" (the engine's), "rgb_points" (the
+    explicit baseline) or "none" (worldengine.recall); retrieval: which latent tokens
+    are read (memory.index.retrieve). Worlds other than "latent" keep no tokens, so nothing collides."""
+
+    mode: str = "sequential"
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    action_kind: str = "discrete"
+    motion: MotionConfig = field(default_factory=MotionConfig)
+    memory_radius: float = 12.0
+    voxel_size: float = 0.1
+    collision_reach: float = 1.5
+    surface_radius: float = 0.1
+    collision_floor_band: float = 0.3
+    write_policy: str = "novel"
+    occlusion_margin: float = 0.2
+    memory: str = "latent"
+    retrieval: str = "radius"
+
+    def __post_init__(self) -> None:
+        if self.memory not in MEMORY_KINDS:
+            raise ValueError(f"memory must be one of {MEMORY_KINDS}, got {self.memory!r}")
+        if self.retrieval not in RETRIEVALS:
+            raise ValueError(f"retrieval must be one of {RETRIEVALS}, got {self.retrieval!r}")
+        if self.write_policy not in WRITE_POLICIES:
+            raise ValueError(f"write_policy must be one of {WRITE_POLICIES}, got {self.write_policy!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.action_kind not in ACTION_KINDS:
+            raise ValueError(f"action_kind must be one of {ACTION_KINDS}, got {self.action_kind!r}")
+        if not self.memory_radius > 0 or not self.voxel_size > 0:
+            raise ValueError(f"memory_radius and voxel_size must be > 0, got {self.memory_radius}, {self.voxel_size}")
+
+
+class WorldModel:
+    """`num_worlds` independent generated worlds sharing one generator.
+
+    Stores live in `workdir` (a temporary folder by default, removed by `close`) unless
+    `reset` is given a `memory_path`.
+    """
+
+    def __init__(self, generator: CubeGenerator, num_worlds: int = 1, config: WorldConfig = WorldConfig(),
+                 workdir: str | Path | None = None):
+        if not isinstance(num_worlds, int) or num_worlds <= 0:
+            raise ValueError(f"num_worlds must be a positive int, got {num_worlds!r}")
+        self.generator = generator.with_sampler(**vars(config.sampler))
+        self.config, self.num_worlds = config, num_worlds
+        self.model_config = generator.model.config
+        self.face_size = generator.autoencoder.config.face_size
+        self.rotations = face_rotations()
+        self._own_workdir = workdir is None  # a temporary workdir is removed by close()
+        self.workdir = Path(tempfile.mkdtemp(prefix="worldengine-")) if workdir is None else Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self._worlds: list[WorldState | None] = [None] * num_worlds
+        self._episodes = [0] * num_worlds
+
+    # ---------------------------------------------------------------- life cycle
+
+    def world(self, index: int) -> WorldState:
+        if not 0 <= index < self.num_worlds:
+            raise IndexError(f"world {index} out of range: this model runs {self.num_worlds} worlds")
+        world = self._worlds[index]
+        if world is None:
+            raise RuntimeError(f"world {index} has not been reset")
+        return world
+
+    def memory(self, index: int) -> LatentMemory:
+        return self.world(index).memory
+
+    def pose(self, index: int) -> np.ndarray:
+        return self.world(index).pose.numpy().copy()
+
+    def last_frame(self, index: int) -> Frame:
+        """World `index`'s newest observation (after a reset, a step or a resume)."""
+        return self.world(index).last
+
+    def _release(self, index: int) -> None:
+        """Close world `index`'s store; remove it if it lives in the model's own workdir."""
+        world = self._worlds[index]
+        if world is None:
+            return
+        world.memory.close()
+        if world.owned:
+            shutil.rmtree(world.memory.log.url, ignore_errors=True)
+        self._worlds[index] = None
+
+    def _store_path(self, index: int, memory_path: str | Path | None) -> Path:
+        """Release world `index` and name the store of its next episode."""
+        self._release(index)
+        self._episodes[index] += 1
+        return Path(memory_path) if memory_path else self.workdir / f"world{index}-episode{self._episodes[index]}.zarr"
+
+    def _blank_world(self, memory: LatentMemory, pose: torch.Tensor, seed: int | None, recall: Recall,
+                     owned: bool) -> WorldState:
+        """A world at `pose` with an empty history and its noise seeded by `seed` (random if None)."""
+        cfg = self.model_config
+        h, s = cfg.history, cfg.latent_size
+        noise = torch.Generator()
+        noise.manual_seed(int(seed) if seed is not None else int(torch.randint(0, 2**62, ())))
+        collider = MemoryCollider(memory, self.config.collision_reach, self.config.surface_radius,
+                                  self.config.collision_floor_band)
+        pose = pose.to(torch.float32)
+        return WorldState(memory=memory, collider=collider, recall=recall, pose=pose, noise=noise, owned=owned,
+                          history=torch.zeros(h, NUM_FACES, cfg.latent_channels, s, s),  # (H, F, C, s, s)
+                          history_poses=pose.expand(h, 4, 4).clone(), history_present=torch.zeros(h, dtype=torch.bool))
+
+    def reset(self, index: int, start: StartFrame | None, pose: np.ndarray | None = None, seed: int | None = None,
+              memory_path: str | Path | None = None, memory_kind: str | None = None,
+              retrieval: str | None = None) -> Frame:
+        """Begin world `index` afresh from `start` (a first frame, written to the memory as
+        it is) or, with `start=None`, from an empty memory at `pose`, generating the first
+        frame. `seed` fixes the world's noise; `memory_kind` and `retrieval` override the
+        config's for this world (ablations side by side in one batch)."""
+        memory_kind, retrieval = memory_kind or self.config.memory, retrieval or self.config.retrieval
+        if memory_kind not in MEMORY_KINDS or retrieval not in RETRIEVALS:
+            raise ValueError(f"memory_kind must be one of {MEMORY_KINDS} and retrieval one of {RETRIEVALS}, "
+                             f"got {memory_kind!r}, {retrieval!r}")
+        if start is not None and start.rgb.shape[1] != self.face_size:
+            raise ValueError(f"start frame faces are {start.rgb.shape[1]} px, the autoencoder makes {self.face_size}")
+        if start is None and pose is None:
+            raise ValueError("a world started from nothing needs a pose")
+        first_pose = torch.as_tensor(np.asarray(start.pose if start is not None else pose, dtype=np.float32))
+        if first_pose.shape != (4, 4):
+            raise ValueError(f"a world needs a (4, 4) start pose, got {tuple(first_pose.shape)}")
+        check_rigid(first_pose, "start pose")
+        if memory_path is not None and Path(memory_path).exists():
+            raise FileExistsError(f"a memory store already exists at {memory_path}")
+        path = self._store_path(index, memory_path)
+        memory = LatentMemory.create(str(path), channels=self.model_config.latent_channels,
+                                     voxel_size=self.config.voxel_size, overwrite=memory_path is None)
+        world = self._worlds[index] = self._blank_world(memory, first_pose, seed,
+                                                        self._new_recall(memory_kind, retrieval, memory),
+                                                        owned=memory_path is None)
+        if start is None:
+            return self._advance([index], [np.zeros(4, np.float32)])[0]  # no motion: zero rates
+        rgb, depth = torch.from_numpy(start.rgb), torch.from_numpy(start.depth)
+        ae = self.generator.autoencoder
+        with torch.no_grad():
+            latents = ae.encode(pack_rgbd(rgb[None], depth[None], ae.config.near))  # (1, F, C, s, s)
+        new = world.recall.write(latents[0], depth, rgb, world.pose, self.rotations, world.frames)
+        self._remember(world, latents)
+        world.last = Frame(start.rgb.copy(), start.depth.copy(), start.pose.copy(), new)
+        return world.last
+
+    def close(self) -> None:
+        for index in range(self.num_worlds):
+            world = self._worlds[index]
+            if world is not None:
+                world.memory.close()
+        self._worlds = [None] * self.num_worlds
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+    # ---------------------------------------------------------------- stepping
+
+    def step(self, actions: dict[int, Any]) -> dict[int, Frame]:
+        """Step the worlds named by `actions` {index: action} (each checked before any
+        world moves); all of them are generated in one batch."""
+        kind, motion_config = self.config.action_kind, self.config.motion
+        motions = {}
+        for i, action in actions.items():
+            try:
+                motions[i] = decode_action(action, kind, motion_config)
+            except ValueError as error:
+                raise ValueError(f"world {i}: {error}") from None
+        rates = [action_rates(a, kind, motion_config) for a in actions.values()]
+        indices, blocked, moved_ms = list(actions), [], []
+        for i in indices:
+            world = self.world(i)
+            start = time.perf_counter()
+            world.pose, hit = step_pose(world.pose, motions[i], motion_config, world.collider.ray_distance)
+            moved_ms.append((time.perf_counter() - start) * 1e3)
+            blocked.append(hit)
+        frames = self._advance(indices, rates)
+        for frame, hit, ms in zip(frames, blocked, moved_ms):
+            frame.blocked = hit
+            frame.timings["collision_ms"] = ms
+        return dict(zip(indices, frames))
+
+    def step_to(self, moves: dict[int, tuple[np.ndarray, Any]]) -> dict[int, Frame]:
+        """Step worlds {index: (pose, action)}: each is placed at `pose` (4, 4) instead of
+        being moved by its action and its own collisions, and `action` conditions the
+        generator as in `step`. For running in lockstep with another simulator (the
+        ground truth of benchmarks.explore) along the poses it reached."""
+        kind, motion_config = self.config.action_kind, self.config.motion
+        poses, rates = {}, []
+        for i, (pose, action) in moves.items():
+            try:
+                decode_action(action, kind, motion_config)
+                rates.append(action_rates(action, kind, motion_config))
+                poses[i] = torch.as_tensor(np.asarray(pose, dtype=np.float32))
+                check_rigid(poses[i], "pose")
+            except ValueError as error:
+                raise ValueError(f"world {i}: {error}") from None
+        for i, pose in poses.items():
+            self.world(i).pose = pose
+        return dict(zip(moves, self._advance(list(moves), rates)))
+
+    def memory_bytes(self, index: int) -> int:
+        """Bytes world `index`'s conditioning memory holds in RAM (0 for "none")."""
+        return self.world(index).recall.nbytes
+
+    def _new_recall(self, kind: str, retrieval: str, memory: LatentMemory) -> Recall:
+        """The memory of kind `kind` a world reads and writes (its token store for "latent")."""
+        margin = self.config.occlusion_margin if self.config.write_policy == "novel" else None
+        if kind == "rgb_points":
+            return PointRecall(self.generator.autoencoder, margin)
+        if kind == "none":
+            return NoRecall(self.model_config.latent_channels)
+        return LatentRecall(memory, self.config.memory_radius, retrieval, margin)
+
+    def _context(self, indices: list[int], rates: list[np.ndarray]) -> tuple[WindowContext, list[Seen | None],
+                                                                               list[float]]:
+        """The batched window context of worlds `indices` at their current poses, what
+        each memory read found remembered (for the write policy), and the ms each read took."""
+        memories, seen, read_ms = [], [], []
+        for i in indices:
+            world = self.world(i)
+            start = time.perf_counter()
+            warped, found = world.recall.read(world.pose, self.rotations, self.model_config.latent_size)
+            memories.append(memory_input(warped, self.model_config))
+            seen.append(found)
+            read_ms.append((time.perf_counter() - start) * 1e3)
+        worlds = [self.world(i) for i in indices]
+        context = WindowContext(
+            pose=torch.stack([w.pose for w in worlds]), memory=torch.stack(memories),
+            history=torch.stack([w.history for w in worlds]), history_poses=torch.stack([w.history_poses for w in worlds]),
+            history_present=torch.stack([w.history_present for w in worlds]),
+            action=torch.from_numpy(np.stack(rates)).float())
+        return context, seen, read_ms
+
+    def _advance(self, indices: list[int], rates: list[np.ndarray]) -> list[Frame]:
+        """Generate, decode and write back one frame for each of `indices` at its pose."""
+        context, seen, read_ms = self._context(indices, rates)
+        worlds = [self.world(i) for i in indices]
+        start = time.perf_counter()
+        latents, order = self.generator.latents(context, self.config.mode, [w.noise for w in worlds])
+        generate_ms = (time.perf_counter() - start) * 1e3
+        start = time.perf_counter()
+        rgb, depth = self.generator.decode(latents)  # (B, F, S, S, 3) in [0, 1], (B, F, S, S)
+        decode_ms = (time.perf_counter() - start) * 1e3
+        rgb8 = (rgb.clamp(0, 1) * 255).round().to(torch.uint8)
+        frames = []
+        for b, world in enumerate(worlds):
+            start = time.perf_counter()
+            new = world.recall.write(latents[b], depth[b], rgb8[b], world.pose, self.rotations, world.frames, seen[b])
+            write_ms = (time.perf_counter() - start) * 1e3
+            self._remember(world, latents[b:b + 1])
+            frames.append(Frame(
+                rgb8[b].numpy(), depth[b].numpy().astype(np.float32), world.pose.numpy().astype(np.float32), new,
+                coverage=context.coverage[b].numpy().astype(np.float32), order=order[b].numpy().astype(np.int64),
+                timings={"memory_read_ms": read_ms[b], "generate_ms": generate_ms / len(worlds),
+                         "decode_ms": decode_ms / len(worlds), "memory_write_ms": write_ms}))
+            world.last = frames[-1]
+        return frames
+
+    def _remember(self, world: WorldState, latents: torch.Tensor) -> None:
+        """Count the frame just stored and make its latents (1, F, C, s, s) the newest history frame."""
+        world.frames += 1
+        world.history = torch.cat([world.history[1:], latents.float()])
+        world.history_poses = torch.cat([world.history_poses[1:], world.pose[None]])
+        world.history_present = torch.cat([world.history_present[1:], torch.ones(1, dtype=torch.bool)])
+
+    # ---------------------------------------------------------------- save and resume
+
+    def save(self, index: int, folder: str | Path, extra: dict | None = None) -> Path:
+        """Write world `index` to `folder` (worldengine.world.state.save_world); `resume` continues it."""
+        world = self.world(index)
+        if world.recall.kind != "latent":
+            raise ValueError(f"world {index} remembers {world.recall.kind!r}: only latent-memory worlds can be saved")
+        return save_world(world, folder, extra)
+
+    def resume(self, index: int, folder: str | Path, memory_path: str | Path | None = None) -> dict:
+        """Continue world `index` from a `save`d folder (left untouched: its store is copied
+        to `memory_path` or the workdir). Returns the `extra` dict saved with it."""
+        saved = read_saved(folder, self.model_config)
+        if memory_path is not None and Path(memory_path).exists():
+            raise FileExistsError(f"a memory store already exists at {memory_path}")
+        path = self._store_path(index, memory_path)
+        shutil.rmtree(path, ignore_errors=True)
+        shutil.copytree(Path(folder) / "memory.zarr", path)
+        memory = LatentMemory.open(str(path))
+        world = self._blank_world(memory, saved.tensors["pose"], 0,
+                                  self._new_recall("latent", self.config.retrieval, memory), owned=memory_path is None)
+        restore_world(world, saved)
+        self._worlds[index] = world
+        return saved.extra
+
+
+__all__ = ["Frame", "WorldConfig", "WorldModel"]
