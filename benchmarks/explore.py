@@ -23,7 +23,9 @@ figures average over revisit steps; drift bins them by time since first visit.
 Ablations, all in the same run on the same trajectories (ABLATIONS): latent (ours:
 sequential faces, tokens within 12 m), no_memory (history frames only), rgb_points (an
 explicit RGB point cloud at pixel resolution, rendered and encoded every step), joint (all
-faces at once), and the retrieval policies nearest_frames and recent. The sequential
+faces at once), the retrieval policies nearest_frames and recent, and body_frame (the
+engine before position-keyed worlds: benchmarks.common.ENGINES). Each ablation's revisit
+PSNR and SSIM are also given as gains over no_memory. The sequential
 ablations share one generator batch (one world each); timing is taken separately, each
 ablation alone (batch 1) for `timed_steps` steps at the end of the long walk, where its
 memory is largest: ms_per_step (memory read + generate + decode + write),
@@ -51,7 +53,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from benchmarks.common import RESULTS_DIR, bench_command, markdown_table, publish
+from benchmarks.common import ENGINES, RESULTS_DIR, bench_command, markdown_table, publish
 from worldengine.data.record import walk
 from worldengine.eval import metrics
 from worldengine.eval.revisit import REVISIT_GAP, REVISIT_OVERLAP, SeenBefore, is_revisit
@@ -59,21 +61,22 @@ from worldengine.model.checkpoint import load_world_generator
 from worldengine.model.generate import CubeGenerator
 from worldengine.scenes import ProceduralScene
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, check_heldout
-from worldengine.world.loop import WorldConfig, WorldModel
+from worldengine.world import WorldConfig, WorldModel
 from worldengine.world.start import StartFrame
 
 METRICS = ("psnr", "ssim", "lpips", "depth_absrel", "seam_ssim", "seam_sobel")
 # name: (generation mode, memory kind, retrieval)
-ABLATIONS = {
-    "latent": ("sequential", "latent", "radius"),
-    "no_memory": ("sequential", "none", "radius"),
-    "rgb_points": ("sequential", "rgb_points", "radius"),
-    "joint": ("joint", "latent", "radius"),
-    "nearest_frames": ("sequential", "latent", "nearest_frames"),
-    "recent": ("sequential", "latent", "recent"),
+ABLATIONS = {  # name: (generation mode, memory kind, retrieval, world configuration in benchmarks.common.ENGINES)
+    "latent": ("sequential", "latent", "radius", "engine"),
+    "no_memory": ("sequential", "none", "radius", "engine"),
+    "rgb_points": ("sequential", "rgb_points", "radius", "engine"),
+    "joint": ("joint", "latent", "radius", "engine"),
+    "nearest_frames": ("sequential", "latent", "nearest_frames", "engine"),
+    "recent": ("sequential", "latent", "recent", "engine"),
+    "body_frame": ("sequential", "latent", "radius", "body_frame"),
 }
 DRIFT_BINS = (0, 25, 50, 100, 200, 400, 10_000)  # steps since first visit
-TARGETS = {"revisit_psnr_gain_db": 5.0, "psnr_gap_to_rgb_points_db": 1.0, "memory_ratio": 10.0, "read_speedup": 5.0}
+TARGETS = {"revisit_psnr_gain_db": 5.0, "revisit_ssim_gain": 0.15, "psnr_gap_to_rgb_points_db": 1.0, "memory_ratio": 10.0, "read_speedup": 5.0}
 
 
 @dataclass(frozen=True)
@@ -123,35 +126,36 @@ class Lockstep:
 
     generator: CubeGenerator
     ablations: tuple[str, ...]
-    models: dict[str, WorldModel] = field(default_factory=dict)
-    slots: dict[str, tuple[str, int]] = field(default_factory=dict)  # ablation -> (mode, world index)
+    models: dict[tuple[str, str], WorldModel] = field(default_factory=dict)
+    slots: dict[str, tuple[tuple[str, str], int]] = field(default_factory=dict)  # ablation -> (model, world index)
 
     def __post_init__(self) -> None:
-        for mode in dict.fromkeys(ABLATIONS[a][0] for a in self.ablations):
-            names = [a for a in self.ablations if ABLATIONS[a][0] == mode]
-            self.models[mode] = WorldModel(self.generator, len(names), WorldConfig(mode=mode, sampler=self.generator.sampler))
-            self.slots.update({name: (mode, i) for i, name in enumerate(names)})
+        for key in dict.fromkeys((ABLATIONS[a][0], ABLATIONS[a][3]) for a in self.ablations):  # (mode, engine)
+            names = [a for a in self.ablations if (ABLATIONS[a][0], ABLATIONS[a][3]) == key]
+            config = WorldConfig(mode=key[0], sampler=self.generator.sampler, **ENGINES[key[1]])
+            self.models[key] = WorldModel(self.generator, len(names), config)
+            self.slots.update({name: (key, i) for i, name in enumerate(names)})
 
     def reset(self, start: StartFrame, seed: int) -> None:
-        for name, (mode, i) in self.slots.items():
-            self.models[mode].reset(i, start, seed=seed, memory_kind=ABLATIONS[name][1], retrieval=ABLATIONS[name][2])
+        for name, (key, i) in self.slots.items():
+            self.models[key].reset(i, start, seed=seed, memory_kind=ABLATIONS[name][1], retrieval=ABLATIONS[name][2])
 
     def step(self, pose: np.ndarray, action: int) -> dict[str, Any]:
-        """Every ablation's frame at `pose` (one generator batch per mode)."""
-        frames = {mode: model.step_to({i: (pose, action) for i in range(model.num_worlds)})
-                  for mode, model in self.models.items()}
-        return {name: frames[mode][i] for name, (mode, i) in self.slots.items()}
+        """Every ablation's frame at `pose` (one generator batch per mode and engine)."""
+        frames = {key: model.step_to({i: (pose, action) for i in range(model.num_worlds)})
+                  for key, model in self.models.items()}
+        return {name: frames[key][i] for name, (key, i) in self.slots.items()}
 
     def timed(self, name: str, moves: list[tuple[np.ndarray, int]]) -> dict[str, float]:
         """Ablation `name` stepped alone (batch 1) along `moves`: mean ms per stage."""
-        mode, i = self.slots[name]
+        model, i = self.models[self.slots[name][0]], self.slots[name][1]
         timings, walls = [], []
         for pose, action in moves:
             start = time.perf_counter()
-            timings.append(self.models[mode].step_to({i: (pose, action)})[i].timings)
+            timings.append(model.step_to({i: (pose, action)})[i].timings)
             walls.append((time.perf_counter() - start) * 1e3)
-        means = {key: statistics.mean(t[key] for t in timings) for key in timings[0]}
-        return {"ms_per_step": statistics.mean(walls), **means, "memory_bytes": self.models[mode].memory_bytes(i)}
+        means = {stage: statistics.mean(t[stage] for t in timings) for stage in timings[0]}
+        return {"ms_per_step": statistics.mean(walls), **means, "memory_bytes": model.memory_bytes(i)}
 
     def close(self) -> None:
         for model in self.models.values():
@@ -232,6 +236,15 @@ def ratios(ablation: dict, ours: dict) -> dict[str, float | None]:
             "memory_bytes_ratio": ratio("memory_bytes")}
 
 
+def memory_gains(ablation: dict, off: dict | None) -> dict[str, float | None]:
+    """Revisit PSNR and SSIM above no memory at all (what remembering is worth)."""
+    def gain(key: str) -> float | None:
+        if off is None or ablation[key] is None or off[key] is None:
+            return None
+        return ablation[key] - off[key]
+    return {"revisit_psnr_gain": gain("revisit_psnr"), "revisit_ssim_gain": gain("revisit_ssim")}
+
+
 def targets(figures: dict) -> dict[str, dict]:
     a = figures["ablations"]
     ours, off, points = a.get("latent"), a.get("no_memory"), a.get("rgb_points")
@@ -240,6 +253,10 @@ def targets(figures: dict) -> dict[str, dict]:
         gain = ours["revisit_psnr"] - off["revisit_psnr"]
         out["revisit_psnr_gain_db"] = {"value": gain, "target": f">= {TARGETS['revisit_psnr_gain_db']}",
                                        "met": gain >= TARGETS["revisit_psnr_gain_db"]}
+    if ours and off and ours["revisit_ssim"] is not None and off["revisit_ssim"] is not None:
+        gain = ours["revisit_ssim"] - off["revisit_ssim"]
+        out["revisit_ssim_gain"] = {"value": gain, "target": f">= {TARGETS['revisit_ssim_gain']}",
+                                    "met": gain >= TARGETS["revisit_ssim_gain"]}
     if ours and points:
         if ours["revisit_psnr"] is not None and points["revisit_psnr"] is not None:
             gap = points["revisit_psnr"] - ours["revisit_psnr"]
@@ -275,9 +292,11 @@ def run(generator: CubeGenerator, config: BenchConfig, progress: bool = False) -
     ablations = {}
     for name in config.ablations:
         ablations[name] = {"mode": ABLATIONS[name][0], "memory": ABLATIONS[name][1], "retrieval": ABLATIONS[name][2],
+                           "engine": ABLATIONS[name][3],
                            **summarise(every, name), **timings[longest][name]}
     for name in config.ablations:
         ablations[name].update(ratios(ablations[name], ablations["latent"]))
+        ablations[name].update(memory_gains(ablations[name], ablations.get("no_memory")))
     truth = [r["truth"] for r in every]
     latent_long = timings[longest].get("latent")
     figures = {
@@ -314,11 +333,13 @@ def _fmt(value, digits: int = 2) -> str:
 
 
 def report(figures: dict) -> str:
-    headers = ["ablation", "revisit PSNR", "revisit SSIM", "revisit LPIPS", "depth AbsRel", "Seam-SSIM", "Seam-Sobel",
-               "ms/step (x ours)", "memory read ms (x ours)", "memory MB (x ours)"]
+    headers = ["ablation", "revisit PSNR (+ over no memory)", "revisit SSIM (+ over no memory)", "revisit LPIPS",
+               "depth AbsRel", "Seam-SSIM", "Seam-Sobel", "ms/step (x ours)", "memory read ms (x ours)",
+               "memory MB (x ours)"]
     rows = []
     for name, a in figures["ablations"].items():
-        rows.append([name, _fmt(a["revisit_psnr"]), _fmt(a["revisit_ssim"], 3), _fmt(a["revisit_lpips"], 3),
+        rows.append([name, f"{_fmt(a['revisit_psnr'])} ({_fmt(a.get('revisit_psnr_gain'))})",
+                     f"{_fmt(a['revisit_ssim'], 3)} ({_fmt(a.get('revisit_ssim_gain'), 3)})", _fmt(a["revisit_lpips"], 3),
                      _fmt(a["depth_absrel"], 3), _fmt(a["seam_ssim"], 3), _fmt(a["seam_sobel"], 2),
                      f"{a['ms_per_step']:.0f} ({_fmt(a['ms_per_step_ratio'])})",
                      f"{a['memory_read_ms']:.1f} ({_fmt(a['memory_read_ratio'])})",
@@ -326,17 +347,21 @@ def report(figures: dict) -> str:
     gt = figures["ground_truth"]
     rows.append(["ground truth", "", "", "", "", _fmt(gt["seam_ssim"], 3), _fmt(gt["seam_sobel"], 2), "", "", ""])
     table = markdown_table(headers, rows)
-    trajectories = markdown_table(["trajectory", "scene", "steps", "path m", "revisit steps", "latent revisit PSNR",
-                                   "no_memory revisit PSNR"], [
+    def revisit(trajectory: str, ablation: str) -> str:
+        summary = figures["per_trajectory"][trajectory].get(ablation, {})
+        return f"{_fmt(summary.get('revisit_psnr'))} / {_fmt(summary.get('revisit_ssim'), 3)}"
+
+    trajectories = markdown_table(["trajectory", "scene", "steps", "path m", "revisit steps",
+                                   "latent revisit PSNR / SSIM", "no_memory revisit PSNR / SSIM"], [
         [name, f"{t['scene_seed']} ({t['scene_kind']})", t["steps"], f"{t['path_length_m']:.1f}", t["revisit_steps"],
-         _fmt(figures["per_trajectory"][name].get("latent", {}).get("revisit_psnr")),
-         _fmt(figures["per_trajectory"][name].get("no_memory", {}).get("revisit_psnr"))]
+         revisit(name, "latent"), revisit(name, "no_memory")]
         for name, t in figures["trajectories"].items()])
     goals = markdown_table(["target", "value", "wanted", ""], [
         [k, _fmt(v["value"]), v["target"], _fmt(v["met"])] for k, v in figures["targets"].items()])
     bins = sorted({b for d in figures["drift"].values() for b in d}, key=lambda b: int(b.split("-")[0]))
-    drift_table = markdown_table(["revisit PSNR by steps since first visit", *bins], [
-        [name, *(_fmt(d.get(b, {}).get("psnr")) for b in bins)] for name, d in figures["drift"].items()])
+    drift_table = markdown_table(["revisit PSNR / SSIM by steps since first visit", *bins], [
+        [name, *(f"{_fmt(d.get(b, {}).get('psnr'))} / {_fmt(d.get(b, {}).get('ssim'), 3)}" for b in bins)]
+        for name, d in figures["drift"].items()])
     speed = figures["speed"]
     worlds = markdown_table(["parallel worlds", *speed["steps_per_s_by_worlds"]],
                             [["steps/s (all worlds)", *(f"{v:.2f}" for v in speed["steps_per_s_by_worlds"].values())]])

@@ -46,7 +46,7 @@ from worldengine.model.generate import MODES, CubeGenerator
 from worldengine.scenes import ProceduralScene
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, check_heldout
 from worldengine.train.latent_data import encode_walk
-from worldengine.world.loop import WorldConfig, WorldModel
+from worldengine.world import WorldConfig, WorldModel
 from worldengine.world.start import scene_start
 
 SCENE_SEED = HELDOUT_SCENE_SEEDS[0]
@@ -143,9 +143,9 @@ def long_episode(generator: CubeGenerator, steps: int, workdir: str) -> dict[str
     store = f"{workdir}/long.zarr"
     world.reset(0, scene_start(scene, start_pose(scene, rng, world.config.motion), world.face_size), seed=0,
                 memory_path=store)
-    samples, start = {}, time.perf_counter()
+    samples, start, stored = {}, time.perf_counter(), 1
     for step, action in enumerate(policy_actions(rng, steps, 1)[:, 0], start=1):
-        world.step({0: int(action)})
+        stored += int(world.step({0: int(action)})[0].order[0] >= 0)  # turns and blocked moves store nothing
         if step % max(steps // 10, 1) == 0:
             samples[str(step)] = round(rss_mb(), 1)
     seconds = time.perf_counter() - start
@@ -155,8 +155,8 @@ def long_episode(generator: CubeGenerator, steps: int, workdir: str) -> dict[str
     values = list(samples.values())
     return {"steps": steps, "seconds": seconds, "rss_mb_by_step": samples, "tokens": tokens,
             "rss_growth_mb_second_half": values[-1] - values[len(values) // 2 - 1],
-            "reopened_tokens": len(reopened), "reopened_frames": len(reopened.frames()["frame_id"]),
-            "store_reopens": len(reopened) == tokens and len(reopened.frames()["frame_id"]) == steps + 1}
+            "stored_frames": stored, "reopened_tokens": len(reopened), "reopened_frames": len(reopened.frames()["frame_id"]),
+            "store_reopens": len(reopened) == tokens and len(reopened.frames()["frame_id"]) == stored}
 
 
 def report(figures: dict[str, Any]) -> str:

@@ -30,7 +30,7 @@ from worldengine.model.checkpoint import DEFAULT_AUTOENCODER, DEFAULT_GENERATOR,
 from worldengine.model.generate import CubeGenerator
 from worldengine.scenes import ProceduralScene
 from worldengine.scenes.seeds import TRAIN_SCENE_SEEDS
-from worldengine.world.loop import Frame, WorldConfig, WorldModel
+from worldengine.world import Frame, WorldConfig, WorldModel
 from worldengine.world.start import StartFrame, equirect_start, scene_start
 
 RESET_OPTIONS = ("scene_seed", "pose", "equirect", "depth", "start", "resume")

@@ -3,6 +3,19 @@
 Never through pixels (Mirage's latent spatial memory): each point lands in the latent
 cell its direction falls in, and a z-buffer keeps the nearest point per cell
 (kernels.splat: deterministic, also on a GPU).
+
+Covered means seen: a token stands for a patch of surface, not a point. Given each
+token's extent (the world size of the patch it was lifted from), a token also covers the
+cells around its own that its patch spans in the target view (a square of side
+extent / cell size at that depth, up to FOOTPRINT_MAX cells each way), so moving closer or
+fusing cells into voxels leaves no cracks. Footprint samples are offset on the token's
+own face plane and projected again, so a footprint crosses cube edges like the surface
+does. A cell keeps the nearest token that lands in it; footprints fill the cells no token
+landed in (among them, the nearest, with depth raised by FOOTPRINT_PENALTY per cell of
+distance, so the nearest centre wins at equal depth), and replace a cell's own token only
+when that token is over 1 / FOOTPRINT_OCCLUDES times farther (a near object occluding
+the background it now covers; a floor seen at a grazing angle changes depth fast from
+cell to cell and must not smear into itself).
 """
 
 from __future__ import annotations
@@ -17,6 +30,9 @@ from memory.rig import check_pose, check_rotations, project_to_cells
 from memory.store import LatentMemory
 
 NEAR = 0.05  # metres: points closer to the camera than this are ignored
+FOOTPRINT_MAX = 2  # cells each way a token's footprint may reach (a 5 x 5 square)
+FOOTPRINT_PENALTY = 0.05  # relative depth added per cell of footprint offset in the z-buffer (nearest centre wins)
+FOOTPRINT_OCCLUDES = 0.5  # a footprint replaces a cell's own point only if that point is over twice as far
 
 
 @dataclass
@@ -33,32 +49,99 @@ class Warped:
     source: torch.Tensor
 
 
-def warp_points(positions: torch.Tensor, features: torch.Tensor, pose: torch.Tensor, rotations: torch.Tensor,
-                size: int, backend: str = "auto") -> Warped:
-    """Splat points (N, 3) with features (N, C) into the faces of body pose (4, 4)."""
-    check_rotations(rotations)
-    check_pose(pose)
+def _check_points(positions: torch.Tensor, features: torch.Tensor, extent: torch.Tensor | None) -> None:
     if positions.ndim != 2 or positions.shape[1] != 3 or features.shape[:1] != positions.shape[:1] or features.ndim != 2:
         raise ValueError(f"positions must be (N, 3) and features (N, C); got {tuple(positions.shape)} and {tuple(features.shape)}")
+    if extent is not None and extent.shape != positions.shape[:1]:
+        raise ValueError(f"extent must be (N={positions.shape[0]},), got {tuple(extent.shape)}")
+
+
+def _footprint_samples(body: torch.Tensor, rotations: torch.Tensor, size: int,
+                       extent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Body-frame sample points (M, 3) covering each point's footprint, the point each came
+    from (M,) and its distance in cells from that point's own cell (M,) (0 for itself)."""
+    _, depth = project_to_cells(body, rotations, size)
+    camera = torch.einsum("fji,nj->nfi", rotations, body)  # R_f^T p, (N, F, 3)
+    face = camera[..., 2].argmax(dim=1)  # (N,)
+    cell = 2.0 / size  # a cell's width on the face plane at depth 1
+    half_side = 0.5 * extent / (depth.clamp_min(NEAR) * cell)  # footprint half side in cells (N,)
+    reach = (half_side + 0.5).floor().clamp(0, FOOTPRINT_MAX)  # (N,)
+    steps = torch.arange(-FOOTPRINT_MAX, FOOTPRINT_MAX + 1, dtype=body.dtype, device=body.device)
+    dy, dx = torch.meshgrid(steps, steps, indexing="ij")
+    dx, dy = dx.flatten(), dy.flatten()  # (K,)
+    ring = torch.maximum(dx.abs(), dy.abs())  # (K,)
+    keep = ring[None, :] <= reach[:, None]  # (N, K)
+    source, k = keep.nonzero(as_tuple=True)
+    axes = rotations[face[source]]  # (M, 3, 3): columns are the face camera's x, y, z in the body frame
+    shift = (dx[k, None] * axes[:, :, 0] + dy[k, None] * axes[:, :, 1]) * (cell * depth[source, None])
+    return body[source] + shift, source, (dx[k] ** 2 + dy[k] ** 2).sqrt()
+
+
+def warp_points(positions: torch.Tensor, features: torch.Tensor, pose: torch.Tensor, rotations: torch.Tensor,
+                size: int, backend: str = "auto", extent: torch.Tensor | None = None) -> Warped:
+    """Splat points (N, 3) with features (N, C) into the faces of body pose (4, 4); with
+    `extent` (N,) (metres of surface each point stands for), each covers its footprint."""
+    check_rotations(rotations)
+    check_pose(pose)
+    _check_points(positions, features, extent)
     faces = rotations.shape[0]
+    rotations = rotations.float()
     body = (positions.float() - pose[:3, 3].float()) @ pose[:3, :3].float()  # R^T (p - t), (N, 3)
-    cell, depth = project_to_cells(body, rotations.float(), size)
+    if extent is None:
+        source, offset = torch.arange(len(body), device=body.device), torch.zeros(len(body), device=body.device)
+    else:
+        body, source, offset = _footprint_samples(body, rotations, size, extent.float().to(body.device))
+    cell, depth = project_to_cells(body, rotations, size)
     cell = torch.where(depth > NEAR, cell, torch.full_like(cell, -1))
     depth = torch.where(depth > NEAR, depth, torch.ones_like(depth))
-    result = splat(cell, depth.float(), features, faces * size * size, backend=backend)
     grid = (faces, size, size)
-    mask = result.mask.reshape(grid)
+    result = splat(torch.where(offset == 0, cell, -1), depth.float(), features[source], faces * size * size,
+                   backend=backend)  # every point in its own cell
+    if len(source) == 0:
+        return Warped(result.features.reshape(faces, size, size, -1).permute(0, 3, 1, 2), result.mask.reshape(grid),
+                      result.depth.reshape(grid), torch.zeros(faces, device=body.device), result.index.reshape(grid))
+    cell_features, cell_depth, winner = result.features, result.depth, source[result.index.clamp_min(0)]
+    mask = result.mask
+    if extent is not None:  # footprints fill the cells no point landed in, and occlude clearly farther ones
+        spread = splat(torch.where(offset > 0, cell, -1), (depth * (1 + FOOTPRINT_PENALTY * offset)).float(),
+                       torch.cat([features[source].float(), depth[:, None].float()], dim=1), faces * size * size,
+                       backend=backend)
+        spread_depth = spread.features[:, -1]
+        take = spread.mask & (~mask | (spread_depth < cell_depth * FOOTPRINT_OCCLUDES))
+        cell_features = torch.where(take[:, None], spread.features[:, :-1].to(features.dtype), cell_features)
+        cell_depth = torch.where(take, spread_depth, cell_depth)
+        winner = torch.where(take, source[spread.index.clamp_min(0)], winner)
+        mask = mask | take
+    winner = torch.where(mask, winner, -1)
+    mask = mask.reshape(grid)
     return Warped(
-        features=result.features.reshape(faces, size, size, -1).permute(0, 3, 1, 2),
-        mask=mask, depth=result.depth.reshape(grid), coverage=mask.float().mean(dim=(1, 2)),
-        source=result.index.reshape(grid),
+        features=cell_features.reshape(faces, size, size, -1).permute(0, 3, 1, 2),
+        mask=mask, depth=cell_depth.reshape(grid), coverage=mask.float().mean(dim=(1, 2)), source=winner.reshape(grid),
     )
 
 
+def token_extent(memory: LatentMemory, rows: torch.Tensor, size: int) -> torch.Tensor:
+    """Metres of surface each token (rows (N,)) stands for: the width of the latent cell it
+    was lifted from (its range from the frame that wrote it, times a cell's angle on a face of
+    `size` cells), and at least the memory's voxel, which fuses cells into one token."""
+    positions = memory.table.columns_at(rows, "position")
+    frames = memory.frames()
+    ids, order = frames["frame_id"].to(memory.device).sort()
+    if len(ids) == 0:
+        return torch.full((len(rows),), memory.voxel_size, device=memory.device)
+    written_by = memory.table.columns_at(rows, "frame").to(ids.dtype)
+    writer = torch.searchsorted(ids, written_by).clamp_max(len(ids) - 1)
+    origins = frames["frame_pose"].to(memory.device)[order[writer], :3, 3]  # (N, 3)
+    distance = (positions - origins).norm(dim=-1)
+    return torch.clamp_min(distance * (2.0 / size), memory.voxel_size)
+
+
 def warp_memory(memory: LatentMemory, pose: torch.Tensor, rotations: torch.Tensor, size: int,
-                radius: float = 12.0, backend: str = "auto", retrieval: str = "radius") -> tuple[Warped, torch.Tensor]:
+                radius: float = 12.0, backend: str = "auto", retrieval: str = "radius",
+                footprint: bool = False) -> tuple[Warped, torch.Tensor]:
     """Query the tokens within `radius` of the camera that the `retrieval` policy reads
-    (memory.index.retrieve) and warp them into its faces.
+    (memory.index.retrieve) and warp them into its faces; with `footprint`, each token
+    covers the cells its patch of surface spans (no cracks).
 
     Returns the warp and the memory rows of the queried tokens (`source` indexes them).
     """
@@ -66,4 +149,6 @@ def warp_memory(memory: LatentMemory, pose: torch.Tensor, rotations: torch.Tenso
     rows = retrieve(memory, pose, radius, retrieval)
     positions = memory.table.columns_at(rows, "position")
     features = memory.table.columns_at(rows, "feature")
-    return warp_points(positions, features, pose.to(memory.device), rotations.to(memory.device), size, backend), rows
+    extent = token_extent(memory, rows, size) if footprint else None
+    warped = warp_points(positions, features, pose.to(memory.device), rotations.to(memory.device), size, backend, extent)
+    return warped, rows

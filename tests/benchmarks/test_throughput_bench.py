@@ -18,5 +18,5 @@ def test_step_time_is_keyed_by_the_memory_size_reached():
 
 def test_long_episode_reopens_its_store(tmp_path):
     result = throughput.long_episode(make_tiny_generator(), 20, str(tmp_path))
-    assert result["store_reopens"] and result["reopened_frames"] == 21
+    assert result["store_reopens"] and result["reopened_frames"] == result["stored_frames"] > 1
     assert len(result["rss_mb_by_step"]) == 10 and result["tokens"] > 0

@@ -49,7 +49,8 @@ def test_step_reward_info_render_and_truncation(generator):
         obs, reward, terminated, truncated, info = env.step(1)
         assert env.observation_space.contains(obs) and reward == info["new_voxels"] >= 0
         assert info["step"] == step + 1 and truncated == (step == 2) and not terminated
-        assert info["coverage"].shape == (6,) and sorted(info["order"]) == list(range(6))
+        generated = sorted(info["order"]) == list(range(6))  # or all -1: it stood still (blocked) or turned
+        assert info["coverage"].shape == (6,) and (generated or (info["order"] == -1).all())
         assert set(info["timings_ms"]) >= {"generate_ms", "memory_read_ms", "memory_write_ms"}
     assert env.render().shape == (64, 128, 3)
     env.close()

@@ -99,3 +99,48 @@ def test_bad_inputs():
         warp_points(torch.zeros(3, 3), torch.zeros(3, 1), torch.eye(4) * 3, R, 4)
     with pytest.raises(ValueError, match="face rotations"):
         warp_points(torch.zeros(3, 3), torch.zeros(3, 1), torch.eye(4), torch.eye(3), 4)
+
+
+def _extent(points, pose, latent):
+    """Each point's footprint as the store computes it: the width of its cell where it was written."""
+    return (points.positions - pose[:3, 3]).norm(dim=-1) * (2.0 / latent)
+
+
+def test_footprint_leaves_no_cracks_where_the_point_splat_does(room, tmp_path):
+    """Fused into voxels coarser than the near cells and read back at the writing pose, and
+    again 0.25 m closer: the point splat loses cells the view saw; with footprints every seen
+    cell is covered."""
+    pose = room.pose(3)
+    points, frame = room.points(pose, 0)
+    memory = LatentMemory.create(str(tmp_path / "m"), channels=points.features.shape[1], voxel_size=0.4)
+    memory.write(points, 0, pose, 0.0)
+    valid = _valid_cells(frame.depth, room.latent)
+    plain, _ = warp_memory(memory, pose, R, room.latent, radius=30.0)
+    covered, _ = warp_memory(memory, pose, R, room.latent, radius=30.0, footprint=True)
+    assert (valid & ~plain.mask).sum() > 0  # cracks: fused cells lost their own token
+    assert not (valid & ~covered.mask).any()  # footprints: none
+    closer = compose(pose, pose_from_yaw_pitch(torch.tensor([0.0, 0.0, -0.25]), 0.0, 0.0))
+    if room.scene.is_free(closer[:3, 3].numpy()[None])[0]:
+        plain, _ = warp_memory(memory, closer, R, room.latent, radius=30.0)
+        covered, _ = warp_memory(memory, closer, R, room.latent, radius=30.0, footprint=True)
+        assert covered.mask.sum() > plain.mask.sum()
+
+
+def test_footprint_known_answers():
+    """A point 2 m ahead standing for 0.5 m of surface covers the 3 x 3 cells around its own
+    at s = 8 (a cell is 0.5 m wide there); a nearer point occludes the footprint, and a
+    cell's own point beats a neighbour's footprint at the same depth."""
+    ahead = torch.tensor([[0.0, 0.0, -2.0]])
+    warped = warp_points(ahead + torch.tensor([[0.1, 0.1, 0.0]]), torch.ones(1, 1), torch.eye(4), R, 8,
+                         extent=torch.tensor([0.5]))
+    assert warped.mask.sum() == 9 and warped.mask[0].sum() == 9
+    assert torch.allclose(warped.depth[warped.mask], torch.tensor(2.0))  # the true depth, not the ranking one
+    near = torch.tensor([[0.3, 0.05, -1.0]])  # in the cell right of the centre, twice as close, its own cell only
+    both = warp_points(torch.cat([ahead, near]), torch.tensor([[1.0], [2.0]]), torch.eye(4), R, 8,
+                       extent=torch.tensor([0.5, 0.01]))
+    assert (both.features[0, 0][both.mask[0]] == 2.0).sum() == 1 and both.mask[0].sum() == 9
+    centre = torch.tensor([[0.25, -0.25, -2.0], [0.75, -0.25, -2.0]])  # the centres of two cells side by side
+    own = warp_points(centre, torch.tensor([[1.0], [2.0]]), torch.eye(4), R, 8, extent=torch.tensor([0.5, 0.5]))
+    assert (own.source[0] == 0).sum() == 6 and (own.source[0] == 1).sum() == 6  # each keeps its own column
+    with pytest.raises(ValueError, match="extent must be"):
+        warp_points(ahead, torch.ones(1, 1), torch.eye(4), R, 8, extent=torch.ones(2))

@@ -33,7 +33,7 @@ def test_explore_writes_a_complete_run_folder(tmp_path, capsys, tiny):
     assert not (tmp_path / "run.partial").exists()
     assert "run written to" in capsys.readouterr().out
     memory = LatentMemory.open(str(out / "memory.zarr"), read_only=True)
-    assert len(memory) == summary["memory_tokens"] and len(memory.frames()["frame_id"]) == 13
+    assert len(memory) == summary["memory_tokens"] and len(memory.frames()["frame_id"]) == 1 + summary["generated_steps"]
     assert memory.channels == 4  # the tiny autoencoder's latents
 
 
@@ -41,10 +41,11 @@ def test_export_rewrites_a_runs_memory_files(tmp_path, capsys, tiny):
     out = tmp_path / "run"
     assert main(["explore", "--steps", "3", "--video-height", "32", "--out", str(out), *tiny]) == 0
     capsys.readouterr()
+    stored = 1 + json.loads((out / "summary.json").read_text())["generated_steps"]
     assert main(["export", str(out), "--out", str(tmp_path / "again")]) == 0
     assert sorted(p.name for p in (tmp_path / "again").iterdir()) == [
         "memory.ply", "memory_cameras.ply", "memory_preview.png", "memory_trajectory.json", "pointcloud.png"]
-    assert json.loads(capsys.readouterr().out)["frames"] == 4
+    assert json.loads(capsys.readouterr().out)["frames"] == stored
 
 
 def test_export_reports_a_missing_store(tmp_path, capsys):

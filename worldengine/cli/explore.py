@@ -43,7 +43,7 @@ from worldengine.model.checkpoint import DEFAULT_AUTOENCODER, DEFAULT_GENERATOR,
 from worldengine.model.generate import MODES
 from worldengine.scenes import ProceduralScene, render_cubemaps
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS
-from worldengine.world.loop import WorldConfig, WorldModel
+from worldengine.world import WorldConfig, WorldModel
 from worldengine.world.start import scene_start
 from worldengine.world.writer import export_memory
 
@@ -119,7 +119,7 @@ def _explore(generator, args: argparse.Namespace, folder: Path) -> dict:
     poses, rows, timings, generated = [frame.pose], [], [], [frame.rgb]
     seen = SeenBefore(generator.model.config.latent_size)  # what counts as a revisit, from the ground truth
     visits = [seen.observe(frame.depth, frame.pose, 0, REVISIT_GAP)]  # frame 0 is the ground-truth start
-    blocked = inside = 0
+    blocked = inside = generated_steps = 0
     video = imageio.get_writer(folder / "frames.mp4", fps=10, codec="libx264", quality=7, macro_block_size=16)
     start = time.perf_counter()
     try:
@@ -128,6 +128,7 @@ def _explore(generator, args: argparse.Namespace, folder: Path) -> dict:
             for _ in tqdm(range(args.steps), desc="explore", disable=args.no_progress):
                 action = policy.act(torch.from_numpy(world.pose(0)))
                 frame = world.step({0: action})[0]
+                generated_steps += int(frame.order[0] >= 0)  # a turn, or a move the memory blocked, only resamples
                 if frame.blocked:
                     blocked += 1
                     policy.blocked()
@@ -158,6 +159,7 @@ def _explore(generator, args: argparse.Namespace, folder: Path) -> dict:
         "heldout_scene": scene.seed in HELDOUT_SCENE_SEEDS,
         "face_size": size, "steps": args.steps, "seconds": round(seconds, 2),
         "steps_per_s": round(args.steps / seconds, 3), "blocked_steps": blocked,
+        "generated_steps": generated_steps,
         "steps_inside_scene_geometry": inside, "routes": [route["kind"] for route in policy.route_log],
     })
 

@@ -5,6 +5,11 @@ the faces already done as clean context (their latents also padded into its bord
 the patch embedding) and the faces still to come absent. Joint (JoPano): all six faces
 denoised together, one network call per sampler step. Either way the latents are
 decoded by the autoencoder and the seams blended (worldengine.seams).
+
+Anchored (the memory is authoritative where it covers, DESIGN.md): a face the memory
+covers entirely is its warped memory, given as clean context, and runs no sampler; on the
+other faces only the unseen cells are the sampler's, the covered ones the memory's. A
+window the memory covers entirely makes no network call at all.
 """
 
 from __future__ import annotations
@@ -120,12 +125,27 @@ class CubeGenerator:
         return guided(velocities, self.sampler)
 
     @torch.no_grad()
-    def latents(self, context: WindowContext, mode: Mode = "sequential",
-                generator: Generators = None) -> tuple[torch.Tensor, torch.Tensor]:
+    def latents(self, context: WindowContext, mode: Mode = "sequential", generator: Generators = None,
+                anchored: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
         """Sample the window's latents (B, F, C, s, s) and the generation order (B, F).
 
         `generator`: one torch.Generator for the batch's noise, or one per world (then a
-        world's sample does not depend on which other worlds share its batch)."""
+        world's sample does not depend on which other worlds share its batch).
+        `anchored`: keep what the memory covers (module docstring)."""
+        if not anchored:
+            return self._sample(context, mode, generator)
+        c = self.model.config.latent_channels
+        remembered, mask = context.memory[:, :, :c], context.memory[:, :, -1:].bool()  # (B, F, C|1, s, s)
+        full = mask.flatten(2).all(dim=2)  # (B, F) faces the memory covers entirely
+        if full.all():  # nothing unseen: no network call, the order is the coverage order
+            return remembered.clone(), torch.argsort(-context.coverage, dim=1, stable=True)
+        latents, order = self._sample(context, mode, generator, given=full, given_latents=remembered)
+        return torch.where(mask, remembered, latents), order
+
+    def _sample(self, context: WindowContext, mode: Mode, generator: Generators, given: torch.Tensor | None = None,
+                given_latents: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """The sampler over the window; faces `given` (B, F) are clean context holding
+        `given_latents` (B, F, C, s, s) and are not sampled (where a whole batch column is given)."""
         if mode not in MODES:
             raise ValueError(f"generation mode must be one of {MODES}, got {mode!r}")
         self._check(context)
@@ -134,15 +154,22 @@ class CubeGenerator:
         shape = (b, NUM_FACES, cfg.latent_channels, cfg.latent_size, cfg.latent_size)
         noise = initial_noise(shape, generator).to(device)
         fixed = self._fixed_inputs(context)
+        given = torch.zeros(b, NUM_FACES, dtype=torch.bool, device=device) if given is None else given
+        done = torch.where(given[..., None, None, None], given_latents, 0.0) if given.any() else torch.zeros(shape)
         if mode == "joint":
-            roles = torch.full((b, NUM_FACES), GENERATED, dtype=torch.int8, device=device)
-            out = sample(lambda x, t: self._velocity(context, fixed, x, roles, t), noise, self.sampler)
-            return out, torch.arange(NUM_FACES, device=device).expand(b, -1)
+            roles = torch.where(given, CONTEXT, GENERATED).to(torch.int8)
+
+            def joint_velocity(x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+                return self._velocity(context, fixed, torch.where(given[..., None, None, None], done, x), roles, t)
+
+            out = sample(joint_velocity, noise, self.sampler)
+            return torch.where(given[..., None, None, None], done, out), torch.arange(NUM_FACES, device=device).expand(b, -1)
         order = torch.argsort(-context.coverage, dim=1, stable=True)  # most covered first
-        done = torch.zeros(shape, device=device)
         rows = torch.arange(b, device=device)
         for step in range(NUM_FACES):
             face = order[:, step]
+            if given[rows, face].all():  # the memory's face in every world: no sampler call
+                continue
             roles = torch.full((b, NUM_FACES), ABSENT, dtype=torch.int8, device=device)
             roles.scatter_(1, order[:, :step], CONTEXT)
             roles[rows, face] = GENERATED
@@ -152,7 +179,8 @@ class CubeGenerator:
                 current[rows, face] = x
                 return self._velocity(context, fixed, current, roles, t)[rows, face]
 
-            done[rows, face] = sample(velocity, noise[rows, face], self.sampler)
+            sampled = sample(velocity, noise[rows, face], self.sampler)
+            done[rows, face] = torch.where(given[rows, face][:, None, None, None], done[rows, face], sampled)
         return done, order
 
     @torch.no_grad()

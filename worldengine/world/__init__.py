@@ -3,15 +3,17 @@ world starts, what it recalls and writes back to its memory, collisions, save/re
 
 from worldengine.model.checkpoint import DEFAULT_GENERATOR, load_world_generator
 from worldengine.world.collision import MemoryCollider
+from worldengine.world.config import WorldConfig
 from worldengine.world.frame import Frame
-from worldengine.world.loop import WorldConfig, WorldModel
+from worldengine.world.loop import WorldModel
 from worldengine.world.recall import MEMORY_KINDS, LatentRecall, NoRecall, PointRecall
 from worldengine.world.start import StartFrame, equirect_start, scene_start
 from worldengine.world.state import WorldState
+from worldengine.world.view import CubeView
 from worldengine.world.writer import MemoryWriter, export_memory
 
 __all__ = [
     "DEFAULT_GENERATOR", "load_world_generator",  # their home is worldengine.model; kept here for old imports
     "MemoryCollider", "Frame", "WorldConfig", "WorldModel", "MEMORY_KINDS", "LatentRecall", "NoRecall",
-    "PointRecall", "StartFrame", "equirect_start", "scene_start", "WorldState", "MemoryWriter", "export_memory",
+    "PointRecall", "CubeView", "StartFrame", "equirect_start", "scene_start", "WorldState", "MemoryWriter", "export_memory",
 ]

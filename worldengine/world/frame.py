@@ -14,7 +14,8 @@ class Frame:
     """One world's observation and what came with it: rgb (F, S, S, 3) uint8, depth
     (F, S, S) float32, pose (4, 4) float32; new_voxels written to the memory; blocked
     (a collision cut the move); coverage (F,) of the memory before generation; order (F,)
-    faces in generation order (empty for a ground-truth start); timings in ms."""
+    faces in generation order, all -1 where nothing was generated (a ground-truth start,
+    or a step that only turned or looked); timings in ms."""
 
     rgb: np.ndarray
     depth: np.ndarray
@@ -22,7 +23,7 @@ class Frame:
     new_voxels: int
     blocked: bool = False
     coverage: np.ndarray = field(default_factory=lambda: np.zeros(NUM_FACES, np.float32))
-    order: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    order: np.ndarray = field(default_factory=lambda: np.full(NUM_FACES, -1, np.int64))
     timings: dict[str, float] = field(default_factory=dict)
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,64 +23,22 @@ import numpy as np
 import torch
 
 from memory import LatentMemory
-from worldengine.agent.actions import ACTION_KINDS, MotionConfig, action_rates, decode_action
+from worldengine.agent.actions import action_rates, decode_action
 from worldengine.agent.kinematics import step_pose
 from worldengine.geometry.cube import NUM_FACES, face_rotations
 from worldengine.geometry.pose import check_rigid
 from worldengine.model.autoencoder import pack_rgbd
-from worldengine.model.flow import SamplerConfig
-from worldengine.model.generate import MODES, CubeGenerator, WindowContext, memory_input
+from worldengine.model.generate import CubeGenerator, WindowContext, memory_input
 from worldengine.world.collision import MemoryCollider
+from worldengine.world.config import WorldConfig
 from worldengine.world.frame import Frame
 from worldengine.world.recall import MEMORY_KINDS, RETRIEVALS, LatentRecall, NoRecall, PointRecall, Recall, Seen
 from worldengine.world.start import StartFrame
 from worldengine.world.state import WorldState, read_saved, restore_world, save_world
+from worldengine.world.view import CubeView, cube_from_body, cube_pose, level_heading
 
-WRITE_POLICIES = ("novel", "all")
 
-
-@dataclass(frozen=True)
-class WorldConfig:
-    """mode: "sequential" (faces by coverage) or "joint"; sampler: steps and guidance;
-    action_kind: "discrete" or "continuous"; memory_radius: metres of memory queried per
-    step; voxel_size: the memory's fusion voxel; collision_reach / surface_radius /
-    collision_floor_band: see MemoryCollider. write_policy: which generated cells go back
-    into the memory, "all", or "novel" (default): the cells the memory did not cover, and those whose generated
-    surface stands more than `occlusion_margin` (a fraction) in front of the remembered
-    one. What the memory holds is then never overwritten by a regenerated copy of itself,
-    whose depth jitters from frame to frame: the remembered world cannot drift, and a
-    world standing still adds nothing to its memory (nor earns exploration reward).
-    memory: what conditions generation, "latent" (the engine's), "rgb_points" (the
-    explicit baseline) or "none" (worldengine.recall); retrieval: which latent tokens
-    are read (memory.index.retrieve). Worlds other than "latent" keep no tokens, so nothing collides."""
-
-    mode: str = "sequential"
-    sampler: SamplerConfig = field(default_factory=SamplerConfig)
-    action_kind: str = "discrete"
-    motion: MotionConfig = field(default_factory=MotionConfig)
-    memory_radius: float = 12.0
-    voxel_size: float = 0.1
-    collision_reach: float = 1.5
-    surface_radius: float = 0.1
-    collision_floor_band: float = 0.3
-    write_policy: str = "novel"
-    occlusion_margin: float = 0.2
-    memory: str = "latent"
-    retrieval: str = "radius"
-
-    def __post_init__(self) -> None:
-        if self.memory not in MEMORY_KINDS:
-            raise ValueError(f"memory must be one of {MEMORY_KINDS}, got {self.memory!r}")
-        if self.retrieval not in RETRIEVALS:
-            raise ValueError(f"retrieval must be one of {RETRIEVALS}, got {self.retrieval!r}")
-        if self.write_policy not in WRITE_POLICIES:
-            raise ValueError(f"write_policy must be one of {WRITE_POLICIES}, got {self.write_policy!r}")
-        if self.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
-        if self.action_kind not in ACTION_KINDS:
-            raise ValueError(f"action_kind must be one of {ACTION_KINDS}, got {self.action_kind!r}")
-        if not self.memory_radius > 0 or not self.voxel_size > 0:
-            raise ValueError(f"memory_radius and voxel_size must be > 0, got {self.memory_radius}, {self.voxel_size}")
+UNSEEN_ONLY = 1.0  # a write-policy margin no surface passes: only cells the memory did not cover are written
 
 
 class WorldModel:
@@ -183,14 +140,17 @@ class WorldModel:
         world = self._worlds[index] = self._blank_world(memory, first_pose, seed,
                                                         self._new_recall(memory_kind, retrieval, memory),
                                                         owned=memory_path is None)
+        world.heading = level_heading(first_pose) if self.config.world_aligned else first_pose[:3, :3].clone()
         if start is None:
             return self._advance([index], [np.zeros(4, np.float32)])[0]  # no motion: zero rates
-        rgb, depth = torch.from_numpy(start.rgb), torch.from_numpy(start.depth)
+        view = cube_from_body(torch.from_numpy(start.rgb), torch.from_numpy(start.depth), first_pose, world.heading)
         ae = self.generator.autoencoder
         with torch.no_grad():
-            latents = ae.encode(pack_rgbd(rgb[None], depth[None], ae.config.near))  # (1, F, C, s, s)
-        new = world.recall.write(latents[0], depth, rgb, world.pose, self.rotations, world.frames)
+            latents = ae.encode(pack_rgbd(view.rgb[None], view.depth[None], ae.config.near))  # (1, F, C, s, s)
+        new = world.recall.write(latents[0], view.depth, view.rgb, self._cube_pose(world), self.rotations,
+                                 world.frames)
         self._remember(world, latents)
+        world.view = view
         world.last = Frame(start.rgb.copy(), start.depth.copy(), start.pose.copy(), new)
         return world.last
 
@@ -223,11 +183,11 @@ class WorldModel:
             world.pose, hit = step_pose(world.pose, motions[i], motion_config, world.collider.ray_distance)
             moved_ms.append((time.perf_counter() - start) * 1e3)
             blocked.append(hit)
-        frames = self._advance(indices, rates)
-        for frame, hit, ms in zip(frames, blocked, moved_ms):
-            frame.blocked = hit
-            frame.timings["collision_ms"] = ms
-        return dict(zip(indices, frames))
+        frames = self._observe(indices, rates)
+        for i, hit, ms in zip(indices, blocked, moved_ms):
+            frames[i].blocked = hit
+            frames[i].timings["collision_ms"] = ms
+        return frames
 
     def step_to(self, moves: dict[int, tuple[np.ndarray, Any]]) -> dict[int, Frame]:
         """Step worlds {index: (pose, action)}: each is placed at `pose` (4, 4) instead of
@@ -246,7 +206,7 @@ class WorldModel:
                 raise ValueError(f"world {i}: {error}") from None
         for i, pose in poses.items():
             self.world(i).pose = pose
-        return dict(zip(moves, self._advance(list(moves), rates)))
+        return self._observe(list(moves), rates)
 
     def memory_bytes(self, index: int) -> int:
         """Bytes world `index`'s conditioning memory holds in RAM (0 for "none")."""
@@ -255,11 +215,13 @@ class WorldModel:
     def _new_recall(self, kind: str, retrieval: str, memory: LatentMemory) -> Recall:
         """The memory of kind `kind` a world reads and writes (its token store for "latent")."""
         margin = self.config.occlusion_margin if self.config.write_policy == "novel" else None
+        if self.config.anchored:  # covered cells are the memory's own: only unseen cells are new
+            margin = UNSEEN_ONLY
         if kind == "rgb_points":
             return PointRecall(self.generator.autoencoder, margin)
         if kind == "none":
             return NoRecall(self.model_config.latent_channels)
-        return LatentRecall(memory, self.config.memory_radius, retrieval, margin)
+        return LatentRecall(memory, self.config.memory_radius, retrieval, margin, self.config.footprint)
 
     def _context(self, indices: list[int], rates: list[np.ndarray]) -> tuple[WindowContext, list[Seen | None],
                                                                                list[float]]:
@@ -269,24 +231,55 @@ class WorldModel:
         for i in indices:
             world = self.world(i)
             start = time.perf_counter()
-            warped, found = world.recall.read(world.pose, self.rotations, self.model_config.latent_size)
+            warped, found = world.recall.read(self._cube_pose(world), self.rotations, self.model_config.latent_size)
             memories.append(memory_input(warped, self.model_config))
             seen.append(found)
             read_ms.append((time.perf_counter() - start) * 1e3)
         worlds = [self.world(i) for i in indices]
         context = WindowContext(
-            pose=torch.stack([w.pose for w in worlds]), memory=torch.stack(memories),
+            pose=torch.stack([self._cube_pose(w) for w in worlds]), memory=torch.stack(memories),
             history=torch.stack([w.history for w in worlds]), history_poses=torch.stack([w.history_poses for w in worlds]),
             history_present=torch.stack([w.history_present for w in worlds]),
             action=torch.from_numpy(np.stack(rates)).float())
         return context, seen, read_ms
 
+    def _observe(self, indices: list[int], rates: list[np.ndarray]) -> dict[int, Frame]:
+        """Each of `indices` at its new pose: generated where it stands somewhere new (all in
+        one batch), resampled from its cube where it only turned or looked."""
+        moved = [n for n, i in enumerate(indices) if not self._stands_still(self.world(i))]
+        frames = dict(zip([indices[n] for n in moved], self._advance([indices[n] for n in moved],
+                                                                        [rates[n] for n in moved]))) if moved else {}
+        for i in indices:
+            if i not in frames:
+                frames[i] = self._look(self.world(i))
+        return {i: frames[i] for i in indices}
+
+    def _stands_still(self, world: WorldState) -> bool:
+        """Whether the world's view stays its cube's: world-aligned and still at the cube's position."""
+        return self.config.world_aligned and world.view is not None and world.view.stands_at(world.pose)
+
+    def _cube_pose(self, world: WorldState) -> torch.Tensor:
+        """Where the world's cube is generated, stored and warped: its heading at the body's position."""
+        return cube_pose(world.heading if self.config.world_aligned else world.pose[:3, :3], world.pose[:3, 3])
+
+    def _look(self, world: WorldState) -> Frame:
+        """The body-frame faces of a world that only turned or looked: its cube resampled, nothing generated."""
+        start = time.perf_counter()
+        rgb, depth = world.view.seen_from(world.pose)
+        timings = {"memory_read_ms": 0.0, "generate_ms": 0.0, "decode_ms": 0.0, "memory_write_ms": 0.0,
+                   "resample_ms": (time.perf_counter() - start) * 1e3}
+        world.last = Frame(rgb, depth, world.pose.numpy().astype(np.float32), 0,
+                           coverage=np.ones(NUM_FACES, np.float32), timings=timings)
+        return world.last
+
     def _advance(self, indices: list[int], rates: list[np.ndarray]) -> list[Frame]:
-        """Generate, decode and write back one frame for each of `indices` at its pose."""
+        """Generate, decode and write back one cube for each of `indices` at its position;
+        its body-frame faces are the observation."""
         context, seen, read_ms = self._context(indices, rates)
         worlds = [self.world(i) for i in indices]
         start = time.perf_counter()
-        latents, order = self.generator.latents(context, self.config.mode, [w.noise for w in worlds])
+        latents, order = self.generator.latents(context, self.config.mode, [w.noise for w in worlds],
+                                                anchored=self.config.anchored)
         generate_ms = (time.perf_counter() - start) * 1e3
         start = time.perf_counter()
         rgb, depth = self.generator.decode(latents)  # (B, F, S, S, 3) in [0, 1], (B, F, S, S)
@@ -295,22 +288,27 @@ class WorldModel:
         frames = []
         for b, world in enumerate(worlds):
             start = time.perf_counter()
-            new = world.recall.write(latents[b], depth[b], rgb8[b], world.pose, self.rotations, world.frames, seen[b])
+            pose = context.pose[b]
+            new = world.recall.write(latents[b], depth[b], rgb8[b], pose, self.rotations, world.frames, seen[b])
             write_ms = (time.perf_counter() - start) * 1e3
             self._remember(world, latents[b:b + 1])
+            start = time.perf_counter()
+            world.view = CubeView(rgb8[b], depth[b].float(), pose[:3, 3].clone(), pose[:3, :3].clone())
+            body_rgb, body_depth = world.view.seen_from(world.pose)
             frames.append(Frame(
-                rgb8[b].numpy(), depth[b].numpy().astype(np.float32), world.pose.numpy().astype(np.float32), new,
+                body_rgb, body_depth, world.pose.numpy().astype(np.float32), new,
                 coverage=context.coverage[b].numpy().astype(np.float32), order=order[b].numpy().astype(np.int64),
                 timings={"memory_read_ms": read_ms[b], "generate_ms": generate_ms / len(worlds),
-                         "decode_ms": decode_ms / len(worlds), "memory_write_ms": write_ms}))
+                         "decode_ms": decode_ms / len(worlds), "memory_write_ms": write_ms,
+                         "resample_ms": (time.perf_counter() - start) * 1e3}))
             world.last = frames[-1]
         return frames
 
     def _remember(self, world: WorldState, latents: torch.Tensor) -> None:
-        """Count the frame just stored and make its latents (1, F, C, s, s) the newest history frame."""
+        """Count the cube just stored and make its latents (1, F, C, s, s) the newest history frame."""
         world.frames += 1
         world.history = torch.cat([world.history[1:], latents.float()])
-        world.history_poses = torch.cat([world.history_poses[1:], world.pose[None]])
+        world.history_poses = torch.cat([world.history_poses[1:], self._cube_pose(world)[None]])
         world.history_present = torch.cat([world.history_present[1:], torch.ones(1, dtype=torch.bool)])
 
     # ---------------------------------------------------------------- save and resume
@@ -339,4 +337,4 @@ class WorldModel:
         return saved.extra
 
 
-__all__ = ["Frame", "WorldConfig", "WorldModel"]
+__all__ = ["WorldModel"]

@@ -79,15 +79,18 @@ class LatentRecall:
 
     kind = "latent"
 
-    def __init__(self, memory: LatentMemory, radius: float, retrieval: str, margin: float | None):
+    def __init__(self, memory: LatentMemory, radius: float, retrieval: str, margin: float | None,
+                 footprint: bool = True):
         self.memory, self.radius, self.retrieval, self.margin = memory, radius, retrieval, margin
+        self.footprint = footprint
 
     @property
     def nbytes(self) -> int:
         return self.memory.nbytes_in_ram()
 
     def read(self, pose: torch.Tensor, rotations: torch.Tensor, size: int) -> tuple[Warped, Seen]:
-        warped, _ = warp_memory(self.memory, pose, rotations, size, self.radius, retrieval=self.retrieval)
+        warped, _ = warp_memory(self.memory, pose, rotations, size, self.radius, retrieval=self.retrieval,
+                                footprint=self.footprint)
         return warped, Seen(warped.mask, warped.depth)
 
     def write(self, latents: torch.Tensor, depth: torch.Tensor, rgb: torch.Tensor, pose: torch.Tensor,

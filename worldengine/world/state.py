@@ -4,7 +4,8 @@ A saved world is a folder:
 
     memory.zarr          the world's LatentMemory store (a copy)
     world.json           {"version", "frames", "extra"}
-    world.safetensors    pose, history, history_poses, history_present, noise_state, rgb, depth
+    world.safetensors    pose, history, history_poses, history_present, noise_state, rgb, depth,
+                         heading, cube_rgb, cube_depth, cube_position
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from worldengine.model.dit import CubeDiTConfig
 from worldengine.world.collision import MemoryCollider
 from worldengine.world.frame import Frame
 from worldengine.world.recall import Recall
+from worldengine.world.view import CubeView
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the world-aligned cube (heading, view) is saved
 SAVED_FILES = ("memory.zarr", "world.json", "world.safetensors")
 
 
@@ -32,7 +34,7 @@ SAVED_FILES = ("memory.zarr", "world.json", "world.safetensors")
 class WorldState:
     """One generated world: its memory store (and the collider and recall over it), its
     pose, its last H frames (the generator's history), its own noise stream, the frames
-    stored so far and the newest observation. `owned`: the store lives in the model's
+    stored so far, the newest observation and the cube it was resampled from. `owned`: the store lives in the model's
     workdir and goes with the world."""
 
     memory: LatentMemory
@@ -46,6 +48,8 @@ class WorldState:
     owned: bool = True
     frames: int = 0
     last: Frame | None = None
+    heading: torch.Tensor | None = None  # (3, 3) the rotation of the world's cubes (worldengine.world.view)
+    view: CubeView | None = None  # the newest cube, where the agent stands
 
 
 @dataclass
@@ -70,7 +74,10 @@ def save_world(world: WorldState, folder: str | Path, extra: dict | None = None)
     save_file({"history": world.history.contiguous(), "history_poses": world.history_poses.contiguous(),
                "history_present": world.history_present.to(torch.uint8), "pose": world.pose.contiguous(),
                "noise_state": world.noise.get_state(), "rgb": torch.from_numpy(np.ascontiguousarray(world.last.rgb)),
-               "depth": torch.from_numpy(np.ascontiguousarray(world.last.depth))}, str(folder / "world.safetensors"))
+               "depth": torch.from_numpy(np.ascontiguousarray(world.last.depth)),
+               "heading": world.heading.contiguous(), "cube_rgb": world.view.rgb.contiguous(),
+               "cube_depth": world.view.depth.contiguous(), "cube_position": world.view.position.contiguous()},
+              str(folder / "world.safetensors"))
     state = {"version": STATE_VERSION, "frames": world.frames, "extra": extra or {}}
     (folder / "world.json").write_text(json.dumps(state, indent=2))
     return folder
@@ -100,6 +107,8 @@ def restore_world(world: WorldState, saved: SavedWorld) -> None:
     world.noise.set_state(tensors["noise_state"])
     world.frames = saved.frames
     world.last = Frame(tensors["rgb"].numpy(), tensors["depth"].numpy(), world.pose.numpy().copy(), 0)
+    world.heading = tensors["heading"]
+    world.view = CubeView(tensors["cube_rgb"], tensors["cube_depth"], tensors["cube_position"], tensors["heading"])
 
 
 __all__ = ["STATE_VERSION", "SavedWorld", "WorldState", "read_saved", "restore_world", "save_world"]

@@ -98,3 +98,26 @@ def test_blend_keeps_a_seamless_cube():
 def test_blend_width_is_checked():
     with pytest.raises(ValueError, match="blend width"):
         blend_seams(torch.zeros(1, 6, 3, 8, 8), width=5)
+
+
+@pytest.mark.parametrize("mode", ["sequential", "joint"])
+def test_anchored_windows_keep_what_the_memory_covers(generator, monkeypatch, mode):
+    """Covered cells come from the memory; the fully covered face (R) is never sampled."""
+    ctx = context()
+    seen = []
+    original = generator.model.forward
+    monkeypatch.setattr(generator.model, "forward", lambda inp: (seen.append(inp.roles[0].tolist()), original(inp))[1])
+    latents, _ = generator.latents(ctx, mode, torch.Generator().manual_seed(1), anchored=True)
+    mask = ctx.memory[:, :, -1:].bool().expand_as(latents)
+    assert torch.equal(latents[mask], ctx.memory[:, :, :4][mask])
+    assert seen and all(roles[1] == CONTEXT for roles in seen)  # R is given, never generated
+    calls = 2 * (5 if mode == "sequential" else 1)  # 2 sampler steps per sampled face (or per joint window)
+    assert len(seen) == calls
+
+
+def test_a_window_the_memory_covers_makes_no_network_call(generator, monkeypatch):
+    ctx = context()
+    ctx.memory[:, :, -1] = 1.0
+    monkeypatch.setattr(generator.model, "forward", lambda inp: pytest.fail("sampled a covered window"))
+    latents, order = generator.latents(ctx, "sequential", anchored=True)
+    assert torch.equal(latents, ctx.memory[:, :, :4]) and sorted(order[0].tolist()) == list(range(6))

@@ -9,7 +9,7 @@ from tests.conftest import make_tiny_generator
 from worldengine.agent.actions import DiscreteAction, MotionConfig
 from worldengine.agent.start import start_pose
 from worldengine.scenes import ProceduralScene
-from worldengine.world.loop import WorldConfig, WorldModel
+from worldengine.world import WorldConfig, WorldModel
 from worldengine.world.start import StartFrame, equirect_start, scene_start
 
 FORWARD, TURN = int(DiscreteAction.FORWARD), int(DiscreteAction.TURN_LEFT)
@@ -35,13 +35,14 @@ def test_reset_writes_the_start_frame_and_steps_generate(generator, start):
     first = model.reset(0, start, seed=0)
     assert np.array_equal(first.rgb, start.rgb) and first.new_voxels == len(model.memory(0)) > 0
     frames = rollout(model, 0, [FORWARD, TURN, FORWARD])
-    for frame in frames:
+    moved = [not np.allclose(f.pose[:3, 3], p.pose[:3, 3]) for p, f in zip([first, *frames], frames)]
+    for frame, generated in zip(frames, moved):
         assert frame.rgb.shape == (6, 32, 32, 3) and frame.rgb.dtype == np.uint8
         assert frame.depth.shape == (6, 32, 32) and (frame.depth >= 0).all()
-        assert sorted(frame.order.tolist()) == list(range(6)) and frame.coverage.shape == (6,)
+        assert sorted(frame.order.tolist()) == (list(range(6)) if generated else [-1] * 6) and frame.coverage.shape == (6,)
         assert {"collision_ms", "memory_read_ms", "generate_ms", "decode_ms", "memory_write_ms"} <= set(frame.timings)
-    assert len(model.memory(0).frames()["frame_id"]) == 4
-    assert model.world(0).history_present.all()
+    assert not moved[1] and frames[1].new_voxels == 0  # a turn runs no generator and writes nothing
+    assert len(model.memory(0).frames()["frame_id"]) == 1 + sum(moved)
     assert not np.allclose(frames[1].pose, frames[0].pose)  # the turn turned
     model.close()
 
@@ -76,9 +77,10 @@ def test_an_empty_world_generates_its_first_frame(generator):
 
 
 def test_novel_write_policy_adds_less_than_writing_everything(generator, start):
+    """Body-frame worlds regenerate a NOOP; without anchoring, the write policy decides what it adds."""
     added = {}
     for policy in ("novel", "all"):
-        model = WorldModel(generator, config=WorldConfig(write_policy=policy))
+        model = WorldModel(generator, config=WorldConfig(write_policy=policy, world_aligned=False, anchored=False))
         model.reset(0, start, seed=0)
         added[policy] = sum(f.new_voxels for f in rollout(model, 0, [int(DiscreteAction.NOOP)] * 3))
         model.close()
@@ -90,11 +92,12 @@ def test_save_and_resume_continue_the_same_rollout(generator, start, tmp_path):
     model.reset(0, start, seed=3)
     rollout(model, 0, [FORWARD, TURN])
     model.save(0, tmp_path / "saved", {"step": 2})
-    expected = rollout(model, 0, [FORWARD, FORWARD])
+    stored = len(model.memory(0).frames()["frame_id"])
+    expected = rollout(model, 0, [FORWARD, TURN, FORWARD])
     resumed = WorldModel(generator)
     assert resumed.resume(0, tmp_path / "saved") == {"step": 2}
-    assert len(resumed.memory(0).frames()["frame_id"]) == 3
-    got = rollout(resumed, 0, [FORWARD, FORWARD])
+    assert len(resumed.memory(0).frames()["frame_id"]) == stored
+    got = rollout(resumed, 0, [FORWARD, TURN, FORWARD])
     assert all(np.array_equal(a.rgb, b.rgb) and np.array_equal(a.pose, b.pose) for a, b in zip(expected, got))
     for m in (model, resumed):
         m.close()
@@ -158,6 +161,13 @@ def test_step_to_places_the_world_where_it_is_told(generator, start):
     model.close()
 
 
+def _moved(pose: np.ndarray, metres: float) -> np.ndarray:
+    """`pose` moved `metres` along its forward axis (-z)."""
+    moved = pose.copy()
+    moved[:3, 3] -= metres * pose[:3, 2]
+    return moved
+
+
 def test_memory_kinds_side_by_side_in_one_batch(generator, start, tmp_path):
     model = WorldModel(generator, 3)
     for i, kind in enumerate(("latent", "rgb_points", "none")):
@@ -165,7 +175,7 @@ def test_memory_kinds_side_by_side_in_one_batch(generator, start, tmp_path):
     first_bytes = [model.memory_bytes(i) for i in range(3)]
     assert first_bytes[0] > 0 and first_bytes[1] > 0 and first_bytes[2] == 0
     assert len(model.memory(1)) == len(model.memory(2)) == 0  # only the latent world keeps tokens
-    frames = model.step({i: TURN for i in range(3)})
+    frames = model.step_to({i: (_moved(start.pose, 0.25), FORWARD) for i in range(3)})
     assert frames[2].new_voxels == 0 and frames[2].coverage.sum() == 0  # remembers nothing, sees nothing
     assert frames[1].coverage.mean() > 0.5  # the point cloud of the start frame, rendered and encoded
     assert model.memory_bytes(2) == 0 and model.memory_bytes(1) >= first_bytes[1]
@@ -175,4 +185,27 @@ def test_memory_kinds_side_by_side_in_one_batch(generator, start, tmp_path):
         model.reset(0, start, memory_kind="voxels")
     with pytest.raises(ValueError, match="retrieval"):
         WorldConfig(retrieval="everything")
+    model.close()
+
+
+def test_a_full_turn_gives_back_the_start_frame(generator, start):
+    """Turning runs no generator: the view is the world-aligned cube resampled, and after
+    24 turns of 15 degrees the start frame comes back exactly."""
+    model = WorldModel(generator)
+    model.reset(0, start, seed=0)
+    frames = rollout(model, 0, [TURN] * 24)
+    assert all(f.new_voxels == 0 and f.timings["generate_ms"] == 0 for f in frames)
+    assert len(model.memory(0).frames()["frame_id"]) == 1
+    assert np.array_equal(frames[-1].rgb, start.rgb) and np.allclose(frames[-1].depth, start.depth, rtol=1e-5)
+    quarter = frames[5]  # 90 degrees to the left: the old left face is ahead
+    assert np.abs(quarter.rgb[0].astype(int) - start.rgb[3].astype(int)).max() <= 1
+    model.close()
+
+
+def test_body_frame_worlds_regenerate_every_step(generator, start):
+    """world_aligned=False is the engine before position-keyed worlds: a turn is generated."""
+    model = WorldModel(generator, config=WorldConfig(world_aligned=False))
+    model.reset(0, start, seed=0)
+    frame = model.step({0: TURN})[0]
+    assert sorted(frame.order.tolist()) == list(range(6)) and len(model.memory(0).frames()["frame_id"]) == 2
     model.close()

@@ -1,0 +1,295 @@
+"""Loop closure: does a generated world stay put when the agent turns, steps, and comes back?
+
+Run: python -m benchmarks.closure [--quick]
+
+On held-out scenes (rooms and houses, checked against the training range), each from a
+start found by a seeded search: a level pose facing a multiple of 45 degrees with a free
+straight path of max(RETRACES) moves ahead. Every world starts from the scene's
+ground-truth frame there and is stepped along poses computed exactly (`step_to`, with
+the action that makes each move conditioning the generator), so a return is at the
+exact start pose and heading. Per world configuration (CONFIGS, all in the same run):
+
+- turn: 24 x TURN_LEFT (a full turn); turn_return_psnr / _ssim: the frame after it
+  against the start frame; turn_step_ssim_vs_gt: every turn step against ground truth.
+- step: one FORWARD move; step_psnr_vs_gt / step_ssim_vs_gt against ground truth.
+- retrace N (N in RETRACES): N forward, a half turn (12 x TURN_LEFT), N forward, a half
+  turn: back at the start; retrace_return_psnr / _ssim[N]: the return frame against the
+  start frame.
+- warp_ssim_vs_gt: the memory alone (the start frame's tokens) read at the step's pose
+  and decoded, against ground truth there; warp_coverage: the cells it covers.
+- ms_turn_step, ms_move_step: wall ms per step of each kind.
+
+The ceiling, in the same run: ae_psnr / ae_ssim, the autoencoder's round trip of the same
+ground-truth frames (the start frames and the step frames). Figures are means over the
+scenes. "engine" is the default WorldConfig; "body_frame" is the engine before
+position-keyed worlds (generated in the body frame, point-splatted memory, memory not
+authoritative), for the ratio. Writes benchmarks/results/closure.json and closure.png
+(per scene: start | after the full turn | retrace return | ground truth at the step |
+generated step, as equirect rows).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import imageio.v2 as imageio
+import numpy as np
+import torch
+
+from benchmarks.common import ENGINES, RESULTS_DIR, bench_command, markdown_table, publish
+from worldengine.agent.actions import DiscreteAction, MotionConfig
+from worldengine.eval.metrics import psnr, ssim
+from worldengine.eval.visualize import equirect_image
+from worldengine.geometry.cube import face_rotations
+from worldengine.geometry.pose import pose_from_yaw_pitch, yaw_pitch_from_pose
+from worldengine.model.autoencoder import pack_rgbd
+from worldengine.model.checkpoint import load_world_generator
+from worldengine.model.generate import CubeGenerator
+from worldengine.scenes import ProceduralScene, render_cubemaps
+from worldengine.scenes.layout import generate_layout
+from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, check_heldout
+from worldengine.world import StartFrame, WorldConfig, WorldModel
+from worldengine.world.view import CubeView, cube_pose
+
+FORWARD, TURN = int(DiscreteAction.FORWARD), int(DiscreteAction.TURN_LEFT)
+CONFIGS = ENGINES
+HEADINGS = 8  # start headings tried: multiples of 45 degrees
+
+
+@dataclass(frozen=True)
+class ClosureConfig:
+    kinds: tuple[str, ...] = ("room", "house")
+    per_kind: int = 2
+    retraces: tuple[int, ...] = (4, 12, 40)
+    turn_steps: int = 24
+    candidates: int = 300  # start cells tried per scene
+
+
+FULL = ClosureConfig()
+QUICK = ClosureConfig(per_kind=1, retraces=(4, 12))
+
+
+def straight_start(scene: ProceduralScene, moves: int, motion: MotionConfig, tries: int) -> np.ndarray | None:
+    """A level start pose (4, 4) facing a multiple of 45 degrees with `moves` free moves ahead, or None."""
+    cells = np.argwhere(scene.grid.free)
+    rng = np.random.default_rng(scene.seed)
+    for index in rng.permutation(len(cells))[:tries]:
+        x, z = scene.grid.centre(*cells[index])
+        eye = np.array([x, scene.bounds[0][1] + motion.eye_height, z])
+        for k in range(HEADINGS):
+            yaw = k * 2 * math.pi / HEADINGS
+            ahead = np.array([-math.sin(yaw), 0.0, -math.cos(yaw)])
+            path = eye + np.arange(0, moves + 1)[:, None] * motion.move_step * ahead
+            if scene.is_free(path, motion.agent_radius, motion.eye_height).all():
+                return pose_from_yaw_pitch(torch.as_tensor(eye, dtype=torch.float32), yaw, 0.0).numpy()
+    return None
+
+
+def closure_scenes(config: ClosureConfig, motion: MotionConfig) -> list[tuple[ProceduralScene, np.ndarray]]:
+    """The first `per_kind` held-out scenes of each kind that admit a straight retrace, with their starts."""
+    chosen, counts = [], dict.fromkeys(config.kinds, 0)
+    for seed in HELDOUT_SCENE_SEEDS:
+        kind = generate_layout(seed).kind
+        if counts.get(kind, config.per_kind) >= config.per_kind:
+            continue
+        scene = ProceduralScene(seed)
+        start = straight_start(scene, max(config.retraces), motion, config.candidates)
+        if start is not None:
+            chosen.append((scene, start))
+            counts[kind] += 1
+        if all(c >= config.per_kind for c in counts.values()):
+            break
+    check_heldout([scene.seed for scene, _ in chosen])
+    return chosen
+
+
+def _moved(pose: np.ndarray, metres: float) -> np.ndarray:
+    out = pose.copy()
+    out[:3, 3] -= metres * pose[:3, 2]  # forward is -z of the body
+    return out
+
+
+def _turned(pose: np.ndarray, radians: float) -> np.ndarray:
+    """`pose` turned left by `radians` about +y (yaw composed exactly, as the kinematics does)."""
+    yaw, pitch = (float(v) for v in yaw_pitch_from_pose(torch.as_tensor(pose, dtype=torch.float64)))
+    return pose_from_yaw_pitch(torch.as_tensor(pose[:3, 3]), yaw + radians, pitch).numpy()
+
+
+def retrace_path(start: np.ndarray, moves: int, motion: MotionConfig) -> list[tuple[np.ndarray, int]]:
+    """(pose, action) of N forward, a half turn, N forward, a half turn: back at `start`."""
+    step, turn = motion.move_step, math.radians(motion.turn_step_deg)
+    half = round(math.pi / turn)
+    path, pose = [], start
+    for leg in range(2):
+        for _ in range(moves):
+            pose = _moved(pose, step)
+            path.append((pose, FORWARD))
+        for k in range(1, half + 1):
+            path.append((_turned(pose, k * turn), TURN))
+        pose = path[-1][0]
+    path[-1] = (start.copy(), TURN)  # the last turn lands exactly on the start heading
+    return path
+
+
+def turn_path(start: np.ndarray, steps: int, motion: MotionConfig) -> list[tuple[np.ndarray, int]]:
+    turn = math.radians(motion.turn_step_deg)
+    path = [(_turned(start, k * turn), TURN) for k in range(1, steps + 1)]
+    if abs(steps * turn - 2 * math.pi) < 1e-9:
+        path[-1] = (start.copy(), TURN)  # a full turn ends at the start heading
+    return path
+
+
+def _walk(world: WorldModel, path: list[tuple[np.ndarray, int]]) -> tuple[list, list[float]]:
+    frames, ms = [], []
+    for pose, action in path:
+        began = time.perf_counter()
+        frames.append(world.step_to({0: (pose, action)})[0])
+        ms.append((time.perf_counter() - began) * 1e3)
+    return frames, ms
+
+
+def _truth(scene: ProceduralScene, pose: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    frame = render_cubemaps(scene, torch.as_tensor(pose), size, "torch")
+    return frame.rgb.numpy(), frame.depth.numpy().astype(np.float32)
+
+
+def memory_alone(world: WorldModel, pose: np.ndarray) -> tuple[np.ndarray, float]:
+    """World 0's memory read at body `pose` as the world reads it, decoded and seen in the body frame, and the
+    fraction of cells it covers."""
+    state = world.world(0)
+    state.pose = torch.as_tensor(pose, dtype=torch.float32)
+    where = cube_pose(state.heading if world.config.world_aligned else state.pose[:3, :3], state.pose[:3, 3])
+    warped, _ = state.recall.read(where, face_rotations(), world.model_config.latent_size)
+    rgb, depth = world.generator.decode(warped.features[None].float())
+    rgb8 = (rgb[0].clamp(0, 1) * 255).round().to(torch.uint8)
+    view = CubeView(rgb8, depth[0].float(), where[:3, 3], where[:3, :3])
+    return view.seen_from(state.pose)[0], float(warped.mask.float().mean())
+
+
+def autoencoder_round_trip(generator: CubeGenerator, rgb: np.ndarray, depth: np.ndarray) -> np.ndarray:
+    ae = generator.autoencoder
+    with torch.no_grad():
+        latents = ae.encode(pack_rgbd(torch.from_numpy(rgb)[None], torch.from_numpy(depth)[None], ae.config.near))
+    return (generator.decode(latents)[0][0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+
+def run_scene(generator: CubeGenerator, scene: ProceduralScene, start_pose: np.ndarray, config: ClosureConfig,
+              settings: dict) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Every figure of one world configuration on one scene, and the frames to look at."""
+    motion, size = MotionConfig(), generator.autoencoder.config.face_size
+    start = StartFrame(*_truth(scene, start_pose, size), start_pose.astype(np.float32))
+    world = WorldModel(generator, 1, WorldConfig(sampler=generator.sampler, **settings))
+    figures, pictures = {}, {}
+    try:
+        world.reset(0, start, seed=scene.seed)
+        turns = turn_path(start_pose, config.turn_steps, motion)
+        frames, turn_ms = _walk(world, turns)
+        figures["turn_return_psnr"] = psnr(frames[-1].rgb, start.rgb)
+        figures["turn_return_ssim"] = ssim(frames[-1].rgb, start.rgb)
+        figures["turn_step_ssim_vs_gt"] = statistics.mean(ssim(f.rgb, _truth(scene, p, size)[0])
+                                                          for f, (p, _) in zip(frames, turns))
+        pictures["turned"] = frames[-1].rgb
+
+        world.reset(0, start, seed=scene.seed)
+        ahead = _moved(start_pose, motion.move_step)
+        truth_rgb, _ = _truth(scene, ahead, size)
+        pictures["warp"], figures["warp_coverage"] = memory_alone(world, ahead)
+        figures["warp_ssim_vs_gt"] = ssim(pictures["warp"], truth_rgb)
+        world.world(0).pose = torch.as_tensor(start_pose, dtype=torch.float32)
+        (step,), move_ms = _walk(world, [(ahead, FORWARD)])
+        figures["step_psnr_vs_gt"], figures["step_ssim_vs_gt"] = psnr(step.rgb, truth_rgb), ssim(step.rgb, truth_rgb)
+        pictures["step"], pictures["step_truth"] = step.rgb, truth_rgb
+
+        figures["retrace_return_psnr"], figures["retrace_return_ssim"] = {}, {}
+        for moves in config.retraces:
+            world.reset(0, start, seed=scene.seed)
+            path = retrace_path(start_pose, moves, motion)
+            frames, ms = _walk(world, path)
+            figures["retrace_return_psnr"][str(moves)] = psnr(frames[-1].rgb, start.rgb)
+            figures["retrace_return_ssim"][str(moves)] = ssim(frames[-1].rgb, start.rgb)
+            move_ms += [m for m, (_, action) in zip(ms, path) if action == FORWARD]
+            turn_ms += [m for m, (_, action) in zip(ms, path) if action == TURN]
+            pictures["retrace"] = frames[-1].rgb
+        figures["ms_turn_step"], figures["ms_move_step"] = statistics.mean(turn_ms), statistics.mean(move_ms)
+    finally:
+        world.close()
+    pictures["start"] = start.rgb
+    return figures, pictures
+
+
+def _mean_figures(per_scene: list[dict]) -> dict[str, Any]:
+    out = {}
+    for key, value in per_scene[0].items():
+        if isinstance(value, dict):
+            out[key] = {k: statistics.mean(s[key][k] for s in per_scene) for k in value}
+        else:
+            out[key] = statistics.mean(s[key] for s in per_scene)
+    return out
+
+
+def run(generator: CubeGenerator, config: ClosureConfig, results_dir: Path) -> dict[str, Any]:
+    motion, size = MotionConfig(), generator.autoencoder.config.face_size
+    began = time.perf_counter()
+    scenes = closure_scenes(config, motion)
+    per_config: dict[str, list[dict]] = {name: [] for name in CONFIGS}
+    ae_psnr, ae_ssim, rows = [], [], []
+    for scene, start_pose in scenes:
+        for name, settings in CONFIGS.items():
+            figures, pictures = run_scene(generator, scene, start_pose, config, settings)
+            per_config[name].append({"scene_seed": scene.seed, **figures})
+            if name == "engine":
+                rows.append(np.vstack([equirect_image(pictures[k], 2 * size)
+                                       for k in ("start", "turned", "retrace", "step_truth", "step")]))
+        for pose in (start_pose, _moved(start_pose, motion.move_step)):
+            rgb, depth = _truth(scene, pose, size)
+            decoded = autoencoder_round_trip(generator, rgb, depth)
+            ae_psnr.append(psnr(decoded, rgb))
+            ae_ssim.append(ssim(decoded, rgb))
+    results_dir.mkdir(parents=True, exist_ok=True)
+    imageio.imwrite(results_dir / "closure.png", np.hstack(rows))
+    engine = _mean_figures([{k: v for k, v in s.items() if k != "scene_seed"} for s in per_config["engine"]])
+    figures = {**engine, "ae_psnr": statistics.mean(ae_psnr), "ae_ssim": statistics.mean(ae_ssim),
+               "configs": {name: _mean_figures([{k: v for k, v in s.items() if k != "scene_seed"} for s in runs])
+                           for name, runs in per_config.items()},
+               "per_scene": per_config,
+               "scenes": [{"seed": s.seed, "kind": s.layout.kind, "start": p.tolist()} for s, p in scenes],
+               "retraces": list(config.retraces), "turn_steps": config.turn_steps,
+               "sampler_steps": generator.sampler.steps, "wall_s": time.perf_counter() - began}
+    return figures
+
+
+def report(f: dict[str, Any]) -> str:
+    names = list(f["configs"])
+    keys = ["turn_return_psnr", "turn_return_ssim", "turn_step_ssim_vs_gt", "step_psnr_vs_gt", "step_ssim_vs_gt",
+            "warp_ssim_vs_gt", "warp_coverage", "ms_turn_step", "ms_move_step"]
+    rows = [[key, *(f"{f['configs'][n][key]:.3f}" for n in names)] for key in keys]
+    for kind in ("psnr", "ssim"):
+        for moves in f["retraces"]:
+            rows.append([f"retrace_return_{kind}[{moves}]",
+                         *(f"{f['configs'][n][f'retrace_return_{kind}'][str(moves)]:.3f}" for n in names)])
+    rows.append(["ae_psnr / ae_ssim (ceiling)", *([f"{f['ae_psnr']:.2f} / {f['ae_ssim']:.3f}"] * len(names))])
+    scenes = ", ".join(f"{s['seed']} ({s['kind']})" for s in f["scenes"])
+    return markdown_table(["figure (mean over scenes)", *names], rows) + f"\n\nscenes: {scenes}"
+
+
+def main(argv: Sequence[str] | None = None, generator: CubeGenerator | None = None,
+         config: ClosureConfig | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.closure", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one room, one house, retraces of 4 and 12")
+    parser.add_argument("--results-dir", type=Path, default=None, help="where closure.json and closure.png go")
+    args = parser.parse_args(argv)
+    generator = generator or load_world_generator()
+    folder = args.results_dir or RESULTS_DIR
+    figures = run(generator, config or (QUICK if args.quick else FULL), folder)
+    publish("closure", figures, report(figures), bench_command("closure", args.quick), folder, also=" and closure.png")
+    return figures
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""One RGB-D cubemap seen in another orientation from the same point.
+
+A 360 degree view depends on where you stand, not where you look (DESIGN.md): the engine
+keeps each position's view as one world-aligned cube and resamples the agent's
+body-frame faces from it. Colour is sampled bilinearly across faces; depth is carried as
+range along the ray, sampled at the nearest pixel (no blending of a near surface into a
+far one) and written back as the new face's z-depth. A rotation within IDENTITY_ATOL of
+the identity returns the cube as it is, so a full turn gives back the exact start frame.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from worldengine.geometry.checks import NUM_FACES
+from worldengine.geometry.cube import face_rays, range_to_zdepth, zdepth_to_range
+from worldengine.geometry.padding import CubemapSampler
+
+IDENTITY_ATOL = 1e-5
+
+
+def _check(rgb: torch.Tensor, depth: torch.Tensor, rotation: torch.Tensor) -> int:
+    size = rgb.shape[1] if rgb.ndim == 4 else -1
+    if rgb.shape != (NUM_FACES, size, size, 3) or depth.shape != (NUM_FACES, size, size):
+        raise ValueError(f"reorient takes rgb (6, S, S, 3) and depth (6, S, S), got {tuple(rgb.shape)} "
+                         f"and {tuple(depth.shape)}")
+    if rotation.shape != (3, 3):
+        raise ValueError(f"rotation must be (3, 3), got {tuple(rotation.shape)}")
+    return size
+
+
+def reorient(rgb: torch.Tensor, depth: torch.Tensor, rotation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The faces of a cube turned by `rotation` (3, 3): the directions of the new faces,
+    written in the given cube's frame, are rotation @ d. rgb (F, S, S, 3) (any dtype; uint8
+    is rounded back), depth (F, S, S) z-depth (0 = sky) -> the same shapes."""
+    size = _check(rgb, depth, rotation)
+    rotation = rotation.to(torch.float64)
+    if (rotation - torch.eye(3, dtype=torch.float64)).abs().max() <= IDENTITY_ATOL:
+        return rgb.clone(), depth.clone()
+    directions = face_rays(size, torch.float64) @ rotation.T  # (F, S, S, 3) in the given cube's frame
+    colour = CubemapSampler(directions.float(), size, "bilinear")(rgb.permute(0, 3, 1, 2)[None].float())
+    colour = colour[0].permute(1, 2, 3, 0)  # (F, S, S, 3)
+    if rgb.dtype == torch.uint8:
+        colour = colour.round().clamp(0, 255).to(torch.uint8)
+    rng = zdepth_to_range(depth.float())[None, :, None]  # (1, F, 1, S, S)
+    new_range = CubemapSampler(directions.float(), size, "nearest")(rng)[0, 0]  # (F, S, S)
+    return colour.to(rgb.dtype), range_to_zdepth(new_range).to(depth.dtype)
+
+
+__all__ = ["IDENTITY_ATOL", "reorient"]
