@@ -18,7 +18,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # position-keyed worlds (generated in the body frame, point-splatted memory, memory not authoritative).
 ENGINES: dict[str, dict[str, Any]] = {
     "engine": {},
-    "body_frame": {"world_aligned": False, "footprint": False, "anchored": False},
+    "body_frame": {"world_aligned": False, "footprint": False, "anchored": False, "voxel_size": 0.1},
 }
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"
 

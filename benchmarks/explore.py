@@ -17,7 +17,7 @@ explore` shares).
 Per step and per ablation, against the ground truth at that pose: PSNR, SSIM, LPIPS
 (real AlexNet LPIPS, or null when its package/weights are unavailable: never a
 stand-in), depth AbsRel, and the cube's own seam quality, Seam-SSIM and Seam-Sobel
-(defined in worldengine/metrics.py; the ground truth's values are the ceiling). Revisit
+(defined in worldengine/eval/metrics.py; the ground truth's values are the ceiling). Revisit
 figures average over revisit steps; drift bins them by time since first visit.
 
 Ablations, all in the same run on the same trajectories (ABLATIONS): latent (ours:

@@ -16,7 +16,7 @@ and the action, and compared with the ground truth:
   too (as after a jump, or a revisit the recent frames do not see): the memory alone;
 - psnr_warped_memory: the warped memory decoded as it is (zeros where empty);
 - depth_absrel: generated depth (sequential) on pixels the ground truth sees as surface;
-- seam_ratio_*: seam difference (worldengine.seams) of the generated cube over that of
+- seam_ratio_*: seam difference (worldengine.model.seams) of the generated cube over that of
   the ground truth (1.0 = seams no more visible than in the real cube).
 
 Speed: one window (T = 1, six faces, batch 1) from context to decoded RGB-D, median ms.

@@ -113,12 +113,42 @@ def explore_section(record: dict) -> str:
             f"{_provenance(record)}")
 
 
+CLOSURE_TARGETS = (  # figure, wanted (as said in issue 14), test on the figures
+    ("turn_return_psnr", ">= 35 dB", lambda f: f["turn_return_psnr"] >= 35),
+    ("turn_return_ssim", ">= 0.95", lambda f: f["turn_return_ssim"] >= 0.95),
+    ("retrace_return_ssim[12]", ">= ae_ssim - 0.05", lambda f: f["retrace_return_ssim"]["12"] >= f["ae_ssim"] - 0.05),
+    ("retrace_return_ssim[40]", ">= ae_ssim - 0.10", lambda f: f["retrace_return_ssim"]["40"] >= f["ae_ssim"] - 0.10),
+    ("step_ssim_vs_gt / ae_ssim", ">= 0.85", lambda f: f["step_ssim_vs_gt"] / f["ae_ssim"] >= 0.85),
+)
+
+
+def closure_section(record: dict) -> str:
+    from benchmarks.closure import report
+
+    f = record["figures"]
+    rows = []
+    for name, wanted, met in CLOSURE_TARGETS:
+        try:
+            rows.append([name, wanted, "met" if met(f) else "**missed**"])
+        except KeyError:  # a quick run has no retrace of that length
+            rows.append([name, wanted, "not measured"])
+    return (f"### Loop closure: turning, stepping and coming back (`python -m benchmarks.closure`)\n\n{report(f)}\n\n"
+            f"{markdown_table(['target (engine)', 'wanted', ''], rows)}\n\n"
+            "Each world starts from its scene's ground-truth frame; ae_psnr / ae_ssim is the autoencoder's round trip "
+            "of the same ground-truth frames, the ceiling of anything decoded. `engine` is the default WorldConfig; "
+            "`body_frame` is the engine before position-keyed worlds, in the same run. Rows of closure.png, per scene: "
+            "start, after the full turn, the return of the longest retrace, ground truth one step ahead, the "
+            "generated step.\n\n![closure](benchmarks/results/closure.png)\n\n"
+            f"{_provenance(record)}")
+
+
 def _figure(value) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
 SECTIONS = (("render", render_section), ("memory", memory_section), ("autoencoder", autoencoder_section),
-            ("generator", generator_section), ("throughput", throughput_section), ("explore", explore_section))
+            ("generator", generator_section), ("throughput", throughput_section), ("closure", closure_section),
+            ("explore", explore_section))
 
 
 def results_markdown() -> str:

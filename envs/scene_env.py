@@ -61,7 +61,7 @@ class SceneEnv(gym.Env):
         scene_kind: force a procedural kind ("room", "corridor", "courtyard", "house").
         mesh_path: walk a user's mesh instead of a procedural scene.
         face_size: cubemap face side S in pixels.
-        action_kind: "discrete" (9 actions) or "continuous" (4 rates), see worldengine.actions.
+        action_kind: "discrete" (9 actions) or "continuous" (4 rates), see worldengine.agent.actions.
         max_steps: episode length before truncation.
         render_mode: None or "rgb_array" (an equirectangular frame of height 2S).
         backend: "auto", "open3d" (CPU mesh rays) or "torch" (analytic, any device).

@@ -78,7 +78,7 @@ def face_intrinsic(face_size: int) -> np.ndarray:
     """Pinhole matrix K (3, 3) of a square 90 degree face of `face_size` pixels.
 
     fx = fy = S/2; the principal point is the image centre in the convention where the
-    centre of pixel column j is j (worldengine.cube.norm_to_pixel, and open3d's), so
+    centre of pixel column j is j (worldengine.geometry.cube.norm_to_pixel, and open3d's), so
     cx = cy = (S - 1)/2.
     """
     if not isinstance(face_size, int) or isinstance(face_size, bool) or face_size <= 0:

@@ -1,9 +1,9 @@
 """The cube camera rig as memory sees it: six face rotations handed in by the engine.
 
 memory/ may not import worldengine (DESIGN.md), so the face rotations of
-worldengine.cube (camera-to-body, OpenCV axes, 90 degree field of view) are passed in
+worldengine.geometry.cube (camera-to-body, OpenCV axes, 90 degree field of view) are passed in
 as a tensor (F, 3, 3); this file holds only the pinhole arithmetic on them. Tests check
-it against worldengine.cube.
+it against worldengine.geometry.cube.
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ def _hit_distances(ray_distance: RayDistanceFn, origins: torch.Tensor, direction
 
 def _check_motion(motion: Motion) -> None:
     if not isinstance(motion, Motion):
-        raise ValueError(f"motion must be a worldengine.actions.Motion, got {type(motion).__name__}")
+        raise ValueError(f"motion must be a worldengine.agent.actions.Motion, got {type(motion).__name__}")
     values = (motion.forward_m, motion.right_m, motion.yaw_rad, motion.pitch_rad)
     if not all(math.isfinite(float(v)) for v in values):
         raise ValueError(f"motion must be finite, got {motion}")

@@ -2,7 +2,7 @@
 
 A pose is a 4x4 float matrix T = [[R, t], [0, 0, 0, 1]] mapping body coordinates to
 world coordinates; every function here is batched over leading dims, (..., 4, 4).
-Frames follow `worldengine/cube.py`: right-handed, +y up, +x right, forward is -z.
+Frames follow `worldengine/geometry/cube.py`: right-handed, +y up, +x right, forward is -z.
 
 Yaw is a rotation about world +y (positive = turn left: -z turns towards -x); pitch is
 a rotation about body +x (positive = look up). The body rotation is Ry(yaw) @ Rx(pitch),

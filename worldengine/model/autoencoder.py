@@ -1,7 +1,7 @@
 """RGB-D face autoencoder: one cubemap face of RGB + depth <-> a latent grid.
 
 Every 3x3 convolution pads each face with its neighbours' pixels (cube-aware padding,
-worldengine.cube.pad_faces in copy mode) instead of zeros, so a convolution at a face
+worldengine.geometry.padding.pad_faces in copy mode) instead of zeros, so a convolution at a face
 border sees across the cube edge and seams are not baked into the latent.
 
 Depth travels as a bounded disparity channel (DeepVerse/Aether use a square root of

@@ -4,7 +4,7 @@ Sequential (CubeComposer): faces in descending memory coverage; each is denoised
 the faces already done as clean context (their latents also padded into its borders by
 the patch embedding) and the faces still to come absent. Joint (JoPano): all six faces
 denoised together, one network call per sampler step. Either way the latents are
-decoded by the autoencoder and the seams blended (worldengine.seams).
+decoded by the autoencoder and the seams blended (worldengine.model.seams).
 
 Anchored (the memory is authoritative where it covers, DESIGN.md): a face the memory
 covers entirely is its warped memory, given as clean context, and runs no sampler; on the

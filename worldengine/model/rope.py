@@ -8,7 +8,7 @@ laid out on the cross, so tokens of adjacent faces sit next to each other:
           D
 
 F spans rows [n, 2n) and columns [0, n); R, B, L follow to the right; U sits above F
-and D below it (n = tokens per face side). The cube's own conventions (worldengine.cube)
+and D below it (n = tokens per face side). The cube's own conventions (worldengine.geometry.cube)
 orient U and D so that U's bottom edge meets F's top edge and D's top edge F's bottom
 edge, column for column. Positions are in units of the finest token; a coarser token
 (a history patch covering k x k fine tokens) sits at the centre of what it covers.

@@ -16,7 +16,8 @@ WRITE_POLICIES = ("novel", "all")
 class WorldConfig:
     """mode: "sequential" (faces by coverage) or "joint"; sampler: steps and guidance;
     action_kind: "discrete" or "continuous"; memory_radius: metres of memory queried per
-    step; voxel_size: the memory's fusion voxel; collision_reach / surface_radius /
+    step; voxel_size: the memory's fusion voxel (0.03 m: coarser voxels fuse neighbouring latent
+    cells into one token, and a return then sees their average instead of what was there); collision_reach / surface_radius /
     collision_floor_band: see MemoryCollider. write_policy: which generated cells go back
     into the memory, "all", or "novel" (default): the cells the memory did not cover, and those whose generated
     surface stands more than `occlusion_margin` (a fraction) in front of the remembered
@@ -24,7 +25,7 @@ class WorldConfig:
     whose depth jitters from frame to frame: the remembered world cannot drift, and a
     world standing still adds nothing to its memory (nor earns exploration reward).
     memory: what conditions generation, "latent" (the engine's), "rgb_points" (the
-    explicit baseline) or "none" (worldengine.recall); retrieval: which latent tokens
+    explicit baseline) or "none" (worldengine.world.recall); retrieval: which latent tokens
     are read (memory.index.retrieve). Worlds other than "latent" keep no tokens, so nothing collides.
 
     What keeps a world the same (DESIGN.md), each switchable to measure what it is worth:
@@ -40,7 +41,7 @@ class WorldConfig:
     action_kind: str = "discrete"
     motion: MotionConfig = field(default_factory=MotionConfig)
     memory_radius: float = 12.0
-    voxel_size: float = 0.1
+    voxel_size: float = 0.03
     collision_reach: float = 1.5
     surface_radius: float = 0.1
     collision_floor_band: float = 0.3

@@ -205,7 +205,7 @@ def test_step_pose_rejects_bad_inputs():
     scaled[:3, :3] *= 1.1
     with pytest.raises(ValueError, match=r"not a rigid transform"):
         step_pose(scaled, Motion(), CFG, free_space)
-    with pytest.raises(ValueError, match=r"motion must be a worldengine.actions.Motion, got int"):
+    with pytest.raises(ValueError, match=r"motion must be a worldengine.agent.actions.Motion, got int"):
         step_pose(torch.eye(4), 1, CFG, free_space)
     with pytest.raises(ValueError, match=r"motion must be finite"):
         step_pose(torch.eye(4), Motion(forward_m=float("nan")), CFG, free_space)

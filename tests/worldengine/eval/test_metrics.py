@@ -1,4 +1,4 @@
-"""worldengine.metrics: known answers, and seam metrics that tell a real cube from a broken one."""
+"""worldengine.eval.metrics: known answers, and seam metrics that tell a real cube from a broken one."""
 
 import numpy as np
 import pytest

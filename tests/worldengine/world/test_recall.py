@@ -1,5 +1,5 @@
 """Retrieval policies (memory.index.retrieve, through memory.warp_memory) read the tokens they
-promise; a world without memory (worldengine.recall) sees nothing."""
+promise; a world without memory (worldengine.world.recall) sees nothing."""
 
 import pytest
 import torch
