@@ -8,7 +8,8 @@ Run: python -m benchmarks.throughput [--quick] [--mode sequential|joint]
   and turns). Also timed in the other generation mode for comparison.
 - memory_overhead_frac: (collision query + memory query and warp + write-back) / step
   wall time, mean over the 1-env steps.
-- step_ms_by_tokens: step time (and the memory part of it) with the memory holding ~10^3
+- step_ms_by_tokens: time of a step that moves (placed along the walk's own poses, so every
+  step is generated; the move's collision query timed beside it) and the memory part of it, with the memory holding ~10^3
   .. 10^5 tokens. The memory is filled with the held-out scene's real encoded frames (the
   walk's latents lifted by their ground-truth depth); past what one walk holds, copies of
   it are laid 100 m apart, as a world explored far and wide would be. The retrieval
@@ -35,7 +36,8 @@ import torch
 from benchmarks.common import bench_command, markdown_table, publish
 from envs.world_vector_env import WorldVectorEnv
 from memory import LatentMemory, LatentPoints, backproject
-from worldengine.agent.actions import DiscreteAction
+from worldengine.agent.actions import DiscreteAction, decode_action
+from worldengine.agent.kinematics import step_pose
 from worldengine.agent.start import start_pose
 from worldengine.geometry.cube import face_rotations
 from worldengine.model.autoencoder import CubeAutoencoder
@@ -104,13 +106,18 @@ def steps_by_tokens(generator: CubeGenerator, sizes: list[int], steps: int, mode
     rng = np.random.default_rng(0)
     world.reset(0, scene_start(scene, start_pose(scene, rng, world.config.motion), world.face_size), seed=0)
     results, next_id = {}, 1_000_000  # prefilled frame ids stay clear of the world's own
+    forward = decode_action(int(DiscreteAction.FORWARD), "discrete", world.config.motion)
     for size in sizes:
         next_id = fill_memory(world.memory(0), frames, size, next_id)
         world.step({0: int(DiscreteAction.TURN_LEFT)})  # warm-up at this size
         step_ms, parts = [], {k: [] for k in MEMORY_PARTS}
-        for action in policy_actions(rng, steps, 1)[:, 0]:
+        for k in range(steps):  # moves along the walk's own poses: each is generated (a turn would only resample)
             start = time.perf_counter()
-            frame = world.step({0: int(action)})[0]
+            state = world.world(0)
+            step_pose(state.pose, forward, world.config.motion, state.collider.ray_distance)  # the move's collision query
+            collision_ms = (time.perf_counter() - start) * 1e3
+            frame = world.step_to({0: (episode.poses[(k + 1) % len(episode)].numpy(), int(DiscreteAction.FORWARD))})[0]
+            frame.timings["collision_ms"] = collision_ms
             step_ms.append((time.perf_counter() - start) * 1e3)
             for k in MEMORY_PARTS:
                 parts[k].append(frame.timings[k])

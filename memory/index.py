@@ -19,7 +19,7 @@ import torch
 
 from memory.rig import check_pose
 from memory.store import LatentMemory
-from memory.voxels import block_count, block_key_ranges
+from memory.voxels import block_key_ranges, column_count
 
 RETRIEVALS = ("radius", "nearest_frames", "recent")
 NEAREST_FRAMES = 5
@@ -33,8 +33,8 @@ def tokens_near(memory: LatentMemory, centre: torch.Tensor, radius: float) -> to
         raise ValueError(f"centre must be a finite (3,) position, got {tuple(centre.shape)}")
     if not radius > 0:
         raise ValueError(f"radius must be > 0, got {radius}")
-    if block_count(centre, radius, memory.voxel_size) > max(len(memory), 1):
-        # A ball spanning more blocks than there are tokens: one scan is cheaper.
+    if column_count(centre, radius, memory.voxel_size) > max(len(memory), 1):
+        # A ball spanning more key ranges than there are tokens: one scan is cheaper.
         rows = torch.arange(len(memory), device=memory.device)
     else:
         starts, stops = block_key_ranges(centre, radius, memory.voxel_size)

@@ -42,20 +42,29 @@ def _block_span(centre: torch.Tensor, radius: float, voxel_size: float) -> tuple
             torch.floor((centre + radius) / block_size).to(torch.int64))
 
 
-def block_count(centre: torch.Tensor, radius: float, voxel_size: float) -> int:
-    """How many blocks the box around the ball spans (what block_key_ranges enumerates)."""
+def column_count(centre: torch.Tensor, radius: float, voxel_size: float) -> int:
+    """How many key ranges block_key_ranges can return at most: the columns of blocks (one
+    x, y) the box around the ball spans (blocks adjacent along z are one range of keys)."""
     lo, hi = _block_span(centre, radius, voxel_size)
-    return int(torch.prod(hi - lo + 1))
+    return int((hi[0] - lo[0] + 1) * (hi[1] - lo[1] + 1))
 
 
 def block_key_ranges(centre: torch.Tensor, radius: float, voxel_size: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Key ranges [start, stop) (K,) of every block whose box meets the ball (centre (3,), radius)."""
+    """Key ranges [start, stop) (K,) covering every block whose box meets the ball (centre
+    (3,), radius): one range per run of such blocks along z."""
     block_size = voxel_size * BLOCK
     lo, hi = _block_span(centre, radius, voxel_size)
     axes = [torch.arange(int(lo[k]), int(hi[k]) + 1, device=centre.device) for k in range(3)]
     blocks = torch.cartesian_prod(*axes).reshape(-1, 3)  # (K, 3)
     box_lo = blocks.to(centre.dtype) * block_size
     nearest = torch.maximum(box_lo, torch.minimum(centre, box_lo + block_size))
-    blocks = blocks[((nearest - centre) ** 2).sum(-1) <= radius * radius]
-    start = _pack_blocks(blocks) << (3 * _LOCAL_BITS)
-    return start, start + _LOCAL_SPAN
+    blocks = blocks[((nearest - centre) ** 2).sum(-1) <= radius * radius]  # x-major, z ascending within a column
+    if len(blocks) == 0:
+        empty = torch.zeros(0, dtype=torch.int64, device=centre.device)
+        return empty, empty
+    # Blocks adjacent along z have consecutive keys: one range per run (the ball meets each column in one run).
+    starts_run = torch.ones(len(blocks), dtype=torch.bool, device=blocks.device)
+    starts_run[1:] = (blocks[1:, :2] != blocks[:-1, :2]).any(dim=1) | (blocks[1:, 2] != blocks[:-1, 2] + 1)
+    ends_run = torch.roll(starts_run, -1)
+    start = _pack_blocks(blocks[starts_run]) << (3 * _LOCAL_BITS)
+    return start, (_pack_blocks(blocks[ends_run]) << (3 * _LOCAL_BITS)) + _LOCAL_SPAN

@@ -69,3 +69,21 @@ def test_bad_queries(memory):
         tokens_near(memory, torch.zeros(2), 1.0)
     with pytest.raises(ValueError, match="rigid"):
         nearest_frames(memory, torch.eye(4) * 2)
+
+
+def test_block_ranges_merge_along_z_and_cover_the_same_blocks():
+    """One range per run of blocks along z: at most one per column, and every block meeting the
+    ball (brute force over the box) falls in exactly one range."""
+    from memory.voxels import BLOCK, block_key_ranges, column_count, voxel_keys
+
+    centre, radius, voxel = torch.tensor([0.3, -0.2, 1.1]), 1.5, 0.03
+    starts, stops = block_key_ranges(centre, radius, voxel)
+    assert len(starts) <= column_count(centre, radius, voxel) and (stops > starts).all()
+    size = voxel * BLOCK
+    grid = torch.stack(torch.meshgrid(*[torch.arange(-8, 9)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    corners = grid.float() * size + size / 2  # block centres around the origin
+    nearest = torch.maximum(corners - size / 2, torch.minimum(centre, corners + size / 2))
+    meets = ((nearest - centre) ** 2).sum(-1) <= radius * radius
+    keys = voxel_keys(corners, voxel)
+    inside = ((keys[:, None] >= starts[None]) & (keys[:, None] < stops[None])).sum(1)
+    assert torch.equal(inside, meets.long())
