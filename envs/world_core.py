@@ -32,6 +32,7 @@ from worldengine.scenes import ProceduralScene
 from worldengine.scenes.seeds import TRAIN_SCENE_SEEDS
 from worldengine.world import Frame, WorldConfig, WorldModel
 from worldengine.world.start import StartFrame, equirect_start, scene_start
+from worldengine.world.state import read_saved
 
 RESET_OPTIONS = ("scene_seed", "pose", "equirect", "depth", "start", "resume")
 STARTS = ("scene", "empty")
@@ -59,6 +60,17 @@ def check_options(options: dict | None) -> dict:
     if "resume" in options and not isinstance(options["resume"], (str, Path)):
         raise ValueError(f"reset option 'resume' must be a folder path, got {type(options['resume']).__name__}")
     return {**options, "pose": pose_option(options["pose"])} if "pose" in options else dict(options)
+
+
+def saved_episode(folder: str | Path, config) -> tuple[int, int | None]:
+    """The step count and scene seed a saved world's env episode stopped at, checked."""
+    extra = read_saved(folder, config).extra
+    step, scene_seed = extra.get("step", 0), extra.get("scene_seed")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ValueError(f"{folder}/world.json: extra.step must be an int >= 0, got {step!r}")
+    if scene_seed is not None and (isinstance(scene_seed, bool) or not isinstance(scene_seed, int)):
+        raise ValueError(f"{folder}/world.json: extra.scene_seed must be an int or null, got {scene_seed!r}")
+    return step, scene_seed
 
 
 class WorldSessions:
@@ -144,8 +156,9 @@ class WorldSessions:
         """Begin world `index`'s episode; `rng` (the env's np_random) draws its scene, pose and noise seed."""
         options = check_options(options)
         if "resume" in options:
-            extra = self.model.resume(index, options["resume"])
-            self._steps[index], self._scene_seed[index] = int(extra.get("step", 0)), extra.get("scene_seed")
+            step, scene_seed = saved_episode(options["resume"], self.model.model_config)  # checked before anything changes
+            self.model.resume(index, options["resume"])
+            self._steps[index], self._scene_seed[index] = step, scene_seed
             frame = self.model.last_frame(index)
         else:
             start, pose = self._start(index, rng, options)
@@ -164,10 +177,12 @@ class WorldSessions:
             out[index] = (self.observation(frame), float(frame.new_voxels), False, truncated, self.info(index, frame))
         return out
 
-    def save(self, index: int, folder: str | Path) -> Path:
+    def save(self, index: int, folder: str | Path, replace: bool = False) -> Path:
         """Save world `index` (memory, pose, history, noise, step count); reset(options=
-        {"resume": folder}) continues the episode where it stopped."""
-        return self.model.save(index, folder, {"step": self._steps[index], "scene_seed": self._scene_seed[index]})
+        {"resume": folder}) continues the episode where it stopped. `replace`: overwrite a
+        world saved in `folder` before (anything else there is refused)."""
+        extra = {"step": self._steps[index], "scene_seed": self._scene_seed[index]}
+        return self.model.save(index, folder, extra, replace)
 
     def close(self) -> None:
         self.model.close()

@@ -58,10 +58,11 @@ class WorldEnv(gym.Env):
             return None
         return equirect_image(self.sessions.model.last_frame(0).rgb)
 
-    def save(self, folder: str | Path) -> Path:
+    def save(self, folder: str | Path, replace: bool = False) -> Path:
+        """Save the world (see WorldSessions.save); `replace` a world saved in `folder` before."""
         if not self._started:
             raise RuntimeError("call reset() before save()")
-        return self.sessions.save(0, folder)
+        return self.sessions.save(0, folder, replace)
 
     def close(self) -> None:
         self.sessions.close()

@@ -111,9 +111,9 @@ class WorldVectorEnv(VectorEnv):
             return None
         return tuple(equirect_image(self.sessions.model.last_frame(i).rgb) for i in range(self.num_envs))
 
-    def save(self, index: int, folder: str | Path) -> Path:
+    def save(self, index: int, folder: str | Path, replace: bool = False) -> Path:
         """Save world `index`; reset(options={"resume": folder, "reset_mask": ...}) continues it."""
-        return self.sessions.save(index, folder)
+        return self.sessions.save(index, folder, replace)
 
     def close_extras(self, **kwargs: Any) -> None:
         self.sessions.close()

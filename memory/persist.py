@@ -8,13 +8,17 @@
 A flush writes a new segment, then replaces COMMIT.json in one atomic step (rename on
 a local disk; a single PUT on an object store). Readers replay the committed segments
 in order, later rows replacing earlier rows of the same voxel. A process killed at any
-moment leaves the last commit intact; a segment it was writing is not listed and is
-removed the next time the store is opened for writing.
+moment leaves the last commit intact; a segment it was writing is not listed, and is
+kept and reported (an orphan) until a caller asks for it to go (LatentMemory.vacuum): the
+store cannot tell a crashed write from a commit record that was edited or rolled back, so
+it deletes nothing it cannot prove superseded. The temporary files of a killed writer
+(the commit record's, Zarr's *.partial) are its own and are removed at the next open.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import fsspec
 import numpy as np
@@ -23,7 +27,7 @@ import zarr
 from fsspec.implementations.local import LocalFileSystem
 from zarr.codecs import ZstdCodec
 
-from memory.files import atomic_write_bytes, check_format
+from memory.files import atomic_write_bytes, check_format, temp_name
 
 FORMAT = "worldengine.latent_memory"
 VERSION = 1
@@ -65,7 +69,7 @@ class SegmentLog:
         check_format(dict(group.attrs), FORMAT, VERSION, url, "latent memory store")
         log = cls(url, group)
         if writable:
-            log.remove_uncommitted()
+            log.remove_stray_temporaries()
         return log
 
     @property
@@ -115,11 +119,25 @@ class SegmentLog:
         for name in names:
             self.fs.rm(f"{self.root_path}/segments/{name}", recursive=True)
 
-    def remove_uncommitted(self) -> None:
+    def orphan_segments(self) -> list[str]:
+        """Segments on disk that the commit record does not list: a writer killed between a
+        segment and its commit, or a commit record edited or rolled back. Never removed
+        automatically (one cannot tell which); `remove_segments` takes them on request."""
         committed = set(self.read_commit()["segments"])
-        stale = [n for n in self.group["segments"].group_keys() if n not in committed]
-        if stale:
-            self.remove_segments(stale)
+        return sorted(n for n in self.group["segments"].group_keys() if n not in committed)
+
+    def remove_stray_temporaries(self) -> list[str]:
+        """Delete the temporary files a killed writer of this store left: the commit record's
+        own (memory.files.atomic_write) and Zarr's half-written chunks (*.partial). Returns them."""
+        if not isinstance(self.fs, LocalFileSystem):
+            return []
+        root = Path(self.root_path)
+        strays = [p for p in root.glob(f"{temp_name(root / COMMIT)}*.tmp") if p.is_file()]
+        strays += [p for p in root.glob(".commit-*") if p.is_file()]  # the commit temporaries of format 1 writers
+        strays += [p for p in root.rglob("*.partial") if p.is_file() and not p.is_symlink()]
+        for path in strays:
+            path.unlink()
+        return [str(p.relative_to(root)) for p in strays]
 
     def nbytes_on_disk(self) -> int:
         return int(sum(info["size"] for info in self.fs.find(self.root_path, detail=True).values()))

@@ -7,6 +7,9 @@ background thread, and are committed atomically (see persist.py).
 
 from __future__ import annotations
 
+import math
+import numbers
+import warnings
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -51,8 +54,10 @@ class LatentMemory:
         """A new empty store at `url` (a folder path or an fsspec URL)."""
         if not isinstance(channels, int) or channels <= 0:
             raise ValueError(f"channels must be a positive int, got {channels!r}")
-        if not voxel_size > 0 or not max_weight >= 1:
-            raise ValueError(f"voxel_size must be > 0 and max_weight >= 1, got {voxel_size} and {max_weight}")
+        finite = all(isinstance(v, numbers.Real) and math.isfinite(v) for v in (voxel_size, max_weight))
+        if not finite or not voxel_size > 0 or not max_weight >= 1:
+            raise ValueError(f"voxel_size must be finite and > 0, and max_weight finite and >= 1; got {voxel_size!r} "
+                             f"and {max_weight!r}")
         attrs = {"channels": channels, "voxel_size": voxel_size, "max_weight": max_weight, "units": "metres",
                  "fusion": "running mean per voxel, count capped at max_weight; newest frame and time",
                  "feature_dtype": "float16"}
@@ -60,8 +65,29 @@ class LatentMemory:
 
     @classmethod
     def open(cls, url: str, read_only: bool = False, **options) -> "LatentMemory":
-        """Reopen a store with everything its last commit holds."""
-        return cls(SegmentLog.open(str(url), writable=not read_only), read_only=read_only, **options)
+        """Reopen a store with everything its last commit holds. Segments the commit does
+        not list are kept and reported (a warning; `orphan_segments`), never deleted: `vacuum`
+        deletes them when the caller says so."""
+        log = SegmentLog.open(str(url), writable=not read_only)
+        orphans = log.orphan_segments()
+        if orphans:
+            warnings.warn(f"memory store {url} holds {len(orphans)} segment(s) its commit record does not list "
+                          f"({', '.join(orphans[:5])}); kept. LatentMemory.vacuum() deletes them.", stacklevel=2)
+        return cls(log, read_only=read_only, **options)
+
+    def orphan_segments(self) -> list[str]:
+        """Segments on disk that the store's commit record does not list."""
+        return self.log.orphan_segments()
+
+    def vacuum(self) -> list[str]:
+        """Delete the segments the commit record does not list (after a writer was killed
+        between a segment and its commit, or the record was rolled back). Returns their names."""
+        if self.read_only:
+            raise PermissionError("this memory was opened read-only")
+        self.flush(wait=True)
+        orphans = self.log.orphan_segments()
+        self.log.remove_segments(orphans)
+        return orphans
 
     def __enter__(self) -> "LatentMemory":
         return self
@@ -84,6 +110,9 @@ class LatentMemory:
         parts, frames = [], []
         for name in self._segments:
             tokens, frame_part = self.log.read_segment(name)
+            if tokens["feature"].ndim != 2 or tokens["feature"].shape[1] != self.channels:
+                raise ValueError(f"{self.log.url}: segment {name} holds features {tokens['feature'].shape}, "
+                                 f"but the store says {self.channels} channels")
             self._stored_rows += len(tokens["key"])
             parts.append(tokens)
             frames.append(frame_part)
@@ -114,6 +143,10 @@ class LatentMemory:
         check_pose(pose, "pose")
         if pose.shape != (4, 4):
             raise ValueError(f"pose must have shape (4, 4), got {tuple(pose.shape)}")
+        if isinstance(frame_id, bool) or not isinstance(frame_id, numbers.Integral):
+            raise ValueError(f"frame_id must be an integer, got {frame_id!r}")
+        if not isinstance(time, numbers.Real) or not math.isfinite(time):
+            raise ValueError(f"time must be a finite number, got {time!r}")
         if int(frame_id) in self._frame_ids:
             raise ValueError(f"frame {frame_id} is already in the memory")
         n = len(points)
@@ -145,6 +178,10 @@ class LatentMemory:
                              f"{tuple(points.positions.shape)}, {tuple(points.features.shape)}, {tuple(points.rgb.shape)}")
         if not torch.isfinite(points.positions).all() or not torch.isfinite(points.features.float()).all():
             raise ValueError("points have NaN or infinite positions or features")
+        if points.rgb.dtype != torch.uint8:
+            raise ValueError(f"points' rgb must be uint8 (0..255), got {points.rgb.dtype}")
+        if points.frame.dtype.is_floating_point or points.frame.dtype == torch.bool:
+            raise ValueError(f"points' frame ids must be integers, got {points.frame.dtype}")
 
     def flush(self, wait: bool = True, compact: bool = False) -> None:
         """Hand the rows changed since the last flush to the writer; `wait` for the commit.

@@ -1,5 +1,7 @@
 """worldengine/World-v0 and its vector env (tiny random models: plumbing and contracts)."""
 
+import json
+
 import gymnasium
 import numpy as np
 import pytest
@@ -110,6 +112,22 @@ def test_save_and_resume_continue_the_episode(generator, tmp_path):
         assert np.array_equal(o1["rgb"], o2["rgb"]) and r1 == r2 and i1["step"] == i2["step"]
     env.close()
     other.close()
+
+
+@pytest.mark.parametrize("damage", ["world.json", "extra"])
+def test_a_damaged_resume_leaves_the_running_world_stepping(generator, tmp_path, damage):
+    env = make(generator, max_steps=10)
+    env.reset(seed=4)
+    env.step(1)
+    env.unwrapped.save(tmp_path / "saved")
+    record = json.loads((tmp_path / "saved" / "world.json").read_text())
+    text = "{garbage" if damage == "world.json" else json.dumps({**record, "extra": {"step": "three"}})
+    (tmp_path / "saved" / "world.json").write_text(text)
+    with pytest.raises(ValueError, match=str(tmp_path / "saved")):
+        env.reset(options={"resume": str(tmp_path / "saved")})
+    obs, *_ = env.step(5)
+    assert env.observation_space.contains(obs)
+    env.close()
 
 
 def make_vec(generator, num_envs=3, **kwargs):

@@ -1,13 +1,16 @@
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 import torch
 
+from memory.backproject import LatentPoints
 from memory.persist import COMMIT
 from memory.store import LatentMemory
 from tests.memory.conftest import random_points
@@ -166,6 +169,8 @@ def test_killed_writer_leaves_a_consistent_store(tmp_path):
     os.kill(process.pid, signal.SIGKILL)  # mid-write of a later frame, most likely
     process.wait()
     memory = LatentMemory.open(path)
+    strays = [p for p in (tmp_path / "m").rglob("*") if p.name.endswith((".tmp", ".partial"))]
+    assert strays == []  # a killed writer's temporary files are gone after the reopen
     frames = len(memory.frames()["frame_id"])
     last_frame, last_tokens = committed[-1]
     assert frames >= last_frame + 1  # everything committed before the kill is there
@@ -174,3 +179,104 @@ def test_killed_writer_leaves_a_consistent_store(tmp_path):
     assert len(memory) >= last_tokens
     memory.write(random_points(10, seed=999), 10**6, torch.eye(4), 0.0)  # still writable
     memory.close()
+
+
+def test_segments_the_commit_does_not_list_are_kept_and_reported(tmp_path):
+    """A rolled-back commit record ("segments": []) must not cost the store its data."""
+    path = tmp_path / "m"
+    memory = LatentMemory.create(str(path), channels=4, flush_every=1)
+    for k in range(2):
+        memory.write(random_points(50, seed=k, frame=k), k, torch.eye(4), float(k))
+    memory.close()
+    before = sorted(p.name for p in (path / "segments").iterdir() if p.is_dir())
+    record = json.loads((path / COMMIT).read_text())
+    (path / COMMIT).write_text(json.dumps({**record, "segments": [], "tokens": 0, "frames": 0}))
+    with pytest.warns(UserWarning, match="does not list"):
+        reopened = LatentMemory.open(str(path))
+    assert len(reopened) == 0 and reopened.orphan_segments() == before
+    assert sorted(p.name for p in (path / "segments").iterdir() if p.is_dir()) == before  # nothing deleted
+    (path / COMMIT).write_text(json.dumps(record))  # the user puts the record back: all is there again
+    reopened.close()
+    again = LatentMemory.open(str(path))
+    assert len(again) > 0 and again.orphan_segments() == []
+    again.close()
+
+
+def test_vacuum_deletes_orphans_only_when_asked(tmp_path):
+    path = tmp_path / "m"
+    memory = LatentMemory.create(str(path), channels=4, flush_every=1)
+    memory.write(random_points(50, seed=0, frame=0), 0, torch.eye(4), 0.0)
+    memory.close()
+    written = next(p for p in (path / "segments").iterdir() if p.is_dir())
+    shutil.copytree(written, path / "segments" / "00000099")  # a segment no commit lists
+    with pytest.warns(UserWarning):
+        memory = LatentMemory.open(str(path))
+    assert memory.vacuum() == ["00000099"] and not (path / "segments" / "00000099").exists()
+    assert len(memory) > 0
+    memory.close()
+
+
+def test_stray_temporaries_of_a_killed_writer_are_removed_on_open(tmp_path):
+    path = tmp_path / "m"
+    LatentMemory.create(str(path), channels=4).close()
+    (path / ".COMMIT.json.abc123.tmp").write_text("{")
+    (path / "segments" / "c.partial").write_bytes(b"half")
+    LatentMemory.open(str(path)).close()
+    assert not (path / ".COMMIT.json.abc123.tmp").exists() and not (path / "segments" / "c.partial").exists()
+
+
+def _bad_write(rng, memory, good):
+    """One write with a random bad value (and everything else good): (points, frame_id, pose, time)."""
+    points, frame, pose, time = good
+    kind = rng.integers(0, 10)
+    positions, features, rgb, frames = (points.positions.clone(), points.features.clone(), points.rgb.clone(),
+                                        points.frame.clone())
+    if kind == 0:
+        positions[rng.integers(0, len(positions)), rng.integers(0, 3)] = float(rng.choice([np.nan, np.inf, -np.inf]))
+    elif kind == 1:
+        features[rng.integers(0, len(features)), 0] = float(rng.choice([np.nan, np.inf]))
+    elif kind == 2:
+        rgb = rgb.float()
+    elif kind == 3:
+        frames = frames.float() + 0.5
+    elif kind == 4:
+        frame = float(frame) + 0.25
+    elif kind == 5:
+        time = float(rng.choice([np.nan, np.inf]))
+    elif kind == 6:
+        pose = pose.clone()
+        pose[0, 3] = np.nan
+    elif kind == 7:
+        pose = pose * 2
+    elif kind == 8:
+        features = features[:, :-1]
+    else:
+        frame = 0  # already written
+    return LatentPoints(positions, features, rgb, frames), frame, pose, time
+
+
+def test_random_bad_writes_write_nothing(tmp_path):
+    """Seeded random search over bad values: each write is refused with a ValueError, nothing
+    changes, and the store reopens equal to what it held before."""
+    rng = np.random.default_rng(0)
+    path = str(tmp_path / "m")
+    memory = LatentMemory.create(path, channels=4, flush_every=1)
+    memory.write(random_points(100, seed=0, frame=0), 0, torch.eye(4), 0.0)
+    memory.flush(wait=True)
+    tokens, frames = memory.tokens(), memory.frames()
+    for trial in range(60):
+        good = (random_points(50, seed=trial + 1, frame=trial + 1), trial + 1, torch.eye(4), float(trial + 1))
+        with pytest.raises(ValueError):
+            memory.write(*_bad_write(rng, memory, good))
+        assert len(memory) == len(tokens["key"]) and len(memory.frames()["frame_id"]) == 1
+    memory.close()
+    reopened = LatentMemory.open(path, read_only=True)
+    assert all(torch.equal(reopened.tokens()[c], tokens[c]) for c in tokens)
+    assert torch.equal(reopened.frames()["frame_id"], frames["frame_id"])
+
+
+@pytest.mark.parametrize("bad", [{"max_weight": float("inf")}, {"voxel_size": float("nan")}, {"max_weight": 0.5}])
+def test_create_refuses_bad_settings(tmp_path, bad):
+    with pytest.raises(ValueError, match="finite"):
+        LatentMemory.create(str(tmp_path / "m"), channels=4, **bad)
+    assert not (tmp_path / "m").exists()

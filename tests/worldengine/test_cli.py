@@ -96,3 +96,27 @@ def test_record_command(tmp_path):
 def test_help(command):
     result = subprocess.run([sys.executable, "-m", "worldengine", *command, "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "usage: worldengine" in result.stdout
+
+
+def test_explore_refuses_a_partial_folder_it_did_not_make(tmp_path, tiny):
+    foreign = tmp_path / "run.partial"
+    foreign.mkdir()
+    (foreign / "mine.txt").write_text("keep me")
+    assert main(["explore", "--steps", "1", "--out", str(tmp_path / "run"), *tiny]) == 2
+    assert (foreign / "mine.txt").read_text() == "keep me"
+    ours = tmp_path / "again.partial"  # an interrupted run of its own: replaced
+    ours.mkdir()
+    (ours / ".worldengine-run").write_text("")
+    assert main(["explore", "--steps", "1", "--video-height", "32", "--out", str(tmp_path / "again"), *tiny]) == 0
+    assert not ours.exists() and not (tmp_path / "again" / ".worldengine-run").exists()
+
+
+@pytest.mark.parametrize("config", [[1, 2], {"width": "wide"}, {"depth": 0}, {"face_id": 1}, {"mlp_ratio": None}])
+def test_a_checkpoint_config_of_the_wrong_shape_is_a_one_line_error(tmp_path, capsys, tiny, config):
+    broken = tmp_path / "generator"
+    shutil.copytree(tiny[1], broken)
+    meta = json.loads((broken / "config.json").read_text())
+    (broken / "config.json").write_text(json.dumps({**meta, "config": config}))
+    assert main(["explore", "--steps", "1", *tiny, "--checkpoint", str(broken), "--out", str(tmp_path / "run")]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "config.json" in error[0] and not (tmp_path / "run").exists()

@@ -49,6 +49,7 @@ from worldengine.world.writer import export_memory
 
 HELP = ("explore a generated world out and back beside its ground truth; write an MP4, the memory store, "
         "its PLY and pictures, and a JSON summary")
+RUN_MARKER = ".worldengine-run"  # written into a run's .partial folder; removed when the run completes
 DEFAULT_SCENE_SEED = 1_000_006  # the first held-out house: rooms and doors to leave and come back to
 
 
@@ -68,16 +69,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
+def is_own_partial(partial: Path) -> bool:
+    """Whether `partial` is a run folder this command started (a real folder with its marker)."""
+    return partial.is_dir() and not partial.is_symlink() and (partial / RUN_MARKER).is_file()
+
+
 def prepare_out(out: str | None, prefix: str) -> tuple[Path, Path]:
     """The final run folder (must not exist) and its temporary `.partial` twin, created."""
     final = Path(out) if out else Path("runs") / f"{prefix}-{datetime.now():%Y%m%d-%H%M%S}"
     if final.exists():
         raise FileExistsError(f"run folder already exists: {final}")
     partial = final.with_name(final.name + ".partial")
+    if (partial.exists() or partial.is_symlink()) and not is_own_partial(partial):
+        raise FileExistsError(f"{partial} exists and is not an unfinished run of worldengine; remove it yourself "
+                              "or choose another --out")
     try:
         if partial.exists():
-            shutil.rmtree(partial)
+            shutil.rmtree(partial)  # an interrupted run of ours: its marker says so
         partial.mkdir(parents=True)
+        (partial / RUN_MARKER).write_text("an unfinished worldengine run; removed by the next run to this folder\n")
     except OSError as error:
         raise PermissionError(f"cannot create run folder {partial}: {error}") from error
     return final, partial
@@ -97,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
     final, partial = prepare_out(args.out, "explore")
     try:
         summary = _explore(generator, args, partial)
+        (partial / RUN_MARKER).unlink()
         partial.rename(final)
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)

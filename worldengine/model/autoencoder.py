@@ -21,6 +21,7 @@ import torch.nn.functional as F
 
 from worldengine.geometry.cube import NUM_FACES
 from worldengine.geometry.padding import pad_faces
+from worldengine.model.fields import config_from_dict
 
 CONFIG_VERSION = 1
 
@@ -52,11 +53,8 @@ class AutoencoderConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "AutoencoderConfig":
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        unknown = set(data) - set(known)
-        if unknown:
-            raise ValueError(f"unknown autoencoder config fields {sorted(unknown)}")
-        return cls(**{**known, "widths": tuple(known.get("widths", cls.widths))})
+        """From a config.json's "config": every field checked (model.fields)."""
+        return config_from_dict(cls, data, "autoencoder")
 
 
 AUTOENCODER_SIZES = {

@@ -62,9 +62,14 @@ def load_model(directory: str | Path, kind: str, build, device=None) -> torch.nn
     module, the safetensors weights fill it (strictly), and it comes back in eval mode."""
     directory = Path(directory)
     meta = read_meta(directory)
+    if not isinstance(meta, dict):
+        raise ValueError(f"{directory}/config.json must hold an object, got {type(meta).__name__}")
     if meta.get("kind") != kind:
         raise ValueError(f"{directory} holds a {meta.get('kind')!r} checkpoint, not a {kind}")
-    model = build(meta["config"])
+    try:
+        model = build(meta.get("config"))
+    except ValueError as error:
+        raise ValueError(f"{directory}/config.json: {error}") from None
     load_state_dict_strict(model, load_tensors(directory / "model.safetensors"), directory)
     return model.to(device).eval()
 

@@ -32,6 +32,7 @@ from einops import rearrange
 from kernels.attention import ABSENT, CONTEXT, ContextMask, attend, context_mask_for
 from worldengine.geometry.cube import NUM_FACES
 from worldengine.geometry.padding import pad_faces
+from worldengine.model.fields import config_from_dict
 from worldengine.model.rope import apply_rope, cross_positions, rope_angles
 
 CONFIG_VERSION = 1
@@ -90,10 +91,8 @@ class CubeDiTConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "CubeDiTConfig":
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown CubeDiT config fields {sorted(unknown)}")
-        return cls(**data)
+        """From a config.json's "config": every field checked (model.fields)."""
+        return config_from_dict(cls, data, "CubeDiT")
 
 
 MODEL_SIZES = {

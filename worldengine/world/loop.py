@@ -16,6 +16,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,6 @@ from worldengine.world.recall import MEMORY_KINDS, RETRIEVALS, LatentRecall, NoR
 from worldengine.world.start import StartFrame
 from worldengine.world.state import WorldState, read_saved, restore_world, save_world
 from worldengine.world.view import CubeView, cube_from_body, cube_pose, level_heading
-
 
 UNSEEN_ONLY = 1.0  # a write-policy margin no surface passes: only cells the memory did not cover are written
 
@@ -313,28 +313,53 @@ class WorldModel:
 
     # ---------------------------------------------------------------- save and resume
 
-    def save(self, index: int, folder: str | Path, extra: dict | None = None) -> Path:
-        """Write world `index` to `folder` (worldengine.world.state.save_world); `resume` continues it."""
+    def save(self, index: int, folder: str | Path, extra: dict | None = None, replace: bool = False) -> Path:
+        """Write world `index` to `folder` (worldengine.world.state.save_world; `replace` a
+        world saved there before); `resume` continues it."""
         world = self.world(index)
         if world.recall.kind != "latent":
             raise ValueError(f"world {index} remembers {world.recall.kind!r}: only latent-memory worlds can be saved")
-        return save_world(world, folder, extra)
+        return save_world(world, folder, extra, replace)
 
     def resume(self, index: int, folder: str | Path, memory_path: str | Path | None = None) -> dict:
         """Continue world `index` from a `save`d folder (left untouched: its store is copied
-        to `memory_path` or the workdir). Returns the `extra` dict saved with it."""
-        saved = read_saved(folder, self.model_config)
+        to `memory_path` or the workdir). All or nothing: everything is read and checked into
+        a new world first, and only then does it replace world `index`; on any failure the
+        running world is untouched and the error names the folder and the file. Returns the
+        `extra` dict saved with it."""
+        folder = Path(folder)
         if memory_path is not None and Path(memory_path).exists():
             raise FileExistsError(f"a memory store already exists at {memory_path}")
-        path = self._store_path(index, memory_path)
-        shutil.rmtree(path, ignore_errors=True)
-        shutil.copytree(Path(folder) / "memory.zarr", path)
-        memory = LatentMemory.open(str(path))
+        saved = read_saved(folder, self.model_config)
+        path = Path(memory_path) if memory_path else self.workdir / f"world{index}-resume-{uuid.uuid4().hex[:8]}.zarr"
+        try:
+            shutil.copytree(folder / "memory.zarr", path)
+            memory = self._open_saved_store(path, folder, saved.frames)
+        except BaseException:
+            shutil.rmtree(path, ignore_errors=True)
+            raise
         world = self._blank_world(memory, saved.tensors["pose"], 0,
                                   self._new_recall("latent", self.config.retrieval, memory), owned=memory_path is None)
         restore_world(world, saved)
+        self._release(index)
+        self._episodes[index] += 1
         self._worlds[index] = world
         return saved.extra
 
+    def _open_saved_store(self, path: Path, folder: Path, frames: int) -> LatentMemory:
+        """The copied store of a saved world, every committed segment read, its channels and frame count checked."""
+        try:
+            memory = LatentMemory.open(str(path))
+        except (OSError, ValueError, KeyError, RuntimeError) as error:
+            raise ValueError(f"{folder}/memory.zarr cannot be read: {type(error).__name__}: {error}") from None
+        if memory.channels != self.model_config.latent_channels:
+            memory.close()
+            raise ValueError(f"{folder}/memory.zarr holds {memory.channels} latent channels, this model makes "
+                             f"{self.model_config.latent_channels}")
+        if len(memory.frames()["frame_id"]) != frames:
+            memory.close()
+            raise ValueError(f"{folder}/memory.zarr commits {len(memory.frames()['frame_id'])} frames, but "
+                             f"world.json saved {frames}: the store's commit record does not match the world")
+        return memory
 
 __all__ = ["WorldModel"]

@@ -13,6 +13,8 @@ from worldengine.geometry.equirect import equirect_to_cube
 from worldengine.geometry.pose import check_rigid
 from worldengine.scenes import Scene, render_cubemaps
 
+MAX_DEPTH = 1000.0  # metres: the farthest surface a start frame may hold (use 0 for sky)
+
 
 @dataclass
 class StartFrame:
@@ -31,6 +33,8 @@ class StartFrame:
             raise ValueError(f"start depth must be (6, {s}, {s}) to match the rgb, got {self.depth.shape}")
         if not np.isfinite(self.depth).all() or (self.depth < 0).any():
             raise ValueError("start depth must be finite and >= 0 (0 = sky)")
+        if (self.depth > MAX_DEPTH).any():
+            raise ValueError(f"start depth must be at most {MAX_DEPTH:g} m (0 for sky), got {float(self.depth.max()):g}")
         check_rigid(torch.as_tensor(self.pose, dtype=torch.float32), "start pose")
 
 
@@ -50,6 +54,8 @@ def equirect_start(image: np.ndarray, depth: np.ndarray, pose: np.ndarray, face_
         raise ValueError(f"reset option 'depth' must be (H, 2H) = {image.shape[:2]} like the image, got {depth.shape}")
     if not np.issubdtype(depth.dtype, np.number) or not np.isfinite(depth).all() or (depth < 0).any():
         raise ValueError("reset option 'depth' must be finite metres >= 0 (0 = sky)")
+    if (depth > MAX_DEPTH).any():
+        raise ValueError(f"reset option 'depth' must be at most {MAX_DEPTH:g} m (0 for sky), got {float(depth.max()):g}")
     rgb = torch.from_numpy(image).permute(2, 0, 1)[None].float() / 255  # (1, 3, H, 2H)
     faces = equirect_to_cube(rgb, face_size, "rgb")[0].permute(0, 2, 3, 1)  # (F, S, S, 3)
     zdepth = equirect_to_cube(torch.from_numpy(depth.astype(np.float32))[None, None], face_size, "depth", "nearest")

@@ -209,3 +209,43 @@ def test_body_frame_worlds_regenerate_every_step(generator, start):
     frame = model.step({0: TURN})[0]
     assert sorted(frame.order.tolist()) == list(range(6)) and len(model.memory(0).frames()["frame_id"]) == 2
     model.close()
+
+
+def test_save_never_removes_what_it_did_not_write(generator, start, tmp_path):
+    """A user's folder behind memory.zarr (a symlink or a real folder) survives a save; a
+    world saved there before is replaced only when asked."""
+    model = WorldModel(generator)
+    model.reset(0, start, seed=0)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "precious.txt").write_text("mine")
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "memory.zarr").symlink_to(data, target_is_directory=True)
+    for replace in (False, True):
+        with pytest.raises(FileExistsError, match="symbolic link"):
+            model.save(0, linked, replace=replace)
+    foreign = tmp_path / "foreign"
+    (foreign / "memory.zarr").mkdir(parents=True)
+    (foreign / "memory.zarr" / "notes.txt").write_text("mine too")
+    with pytest.raises(FileExistsError, match="not a world this engine saved"):
+        model.save(0, foreign, replace=True)
+    assert (data / "precious.txt").read_text() == "mine"
+    assert (foreign / "memory.zarr" / "notes.txt").read_text() == "mine too"
+    model.save(0, tmp_path / "saved")
+    with pytest.raises(FileExistsError, match="replace=True"):
+        model.save(0, tmp_path / "saved")
+    model.step({0: FORWARD})
+    model.save(0, tmp_path / "saved", replace=True)  # our own saved world: replaced whole
+    assert [p.name for p in (tmp_path / "saved").iterdir() if p.name.startswith(".")] == []
+    resumed = WorldModel(generator)
+    resumed.resume(0, tmp_path / "saved")
+    assert len(resumed.memory(0)) == len(model.memory(0))
+    for m in (model, resumed):
+        m.close()
+
+
+def test_an_equirect_start_beyond_any_surface_is_refused():
+    image = np.zeros((16, 32, 3), np.uint8)
+    with pytest.raises(ValueError, match="reset option 'depth' must be at most"):
+        equirect_start(image, np.full((16, 32), 1e30), np.eye(4, dtype=np.float32), 32)
