@@ -1,10 +1,13 @@
 """WorldModel: the engine's step loop over many independent generated worlds.
 
 One step of world i (DESIGN.md, "One env.step"):
-action -> pose' (collisions against world i's own memory) -> query its memory and warp
-it into pose''s latent grid -> generate the window (all stepped worlds in one batch: one
-network call per sampler step) -> decode, blend seams -> lift the latents by the
-generated depth and write them back into world i's memory -> observation.
+action -> pose' (collisions against world i's own memory) -> only the heading changed?
+resample the body-frame faces from the world's cube (worldengine.world.view); done ->
+query its memory and warp it, footprints and all, into the latent grid of the
+world-aligned cube at the new position -> generate the unseen cells of the window (all
+moved worlds in one batch: one network call per sampler step; covered cells are the
+memory's) -> decode, blend seams -> lift the unseen cells by their generated depth and
+write them into world i's memory -> resample the body-frame faces -> observation.
 
 Each world owns a LatentMemory store on disk, its last H frames (the generator's
 history), its pose and its own noise generator, so a world's rollout is reproducible
@@ -167,7 +170,8 @@ class WorldModel:
 
     def step(self, actions: dict[int, Any]) -> dict[int, Frame]:
         """Step the worlds named by `actions` {index: action} (each checked before any
-        world moves); all of them are generated in one batch."""
+        world moves); those that moved are generated in one batch, those that only turned
+        or looked are resampled from their cube."""
         kind, motion_config = self.config.action_kind, self.config.motion
         motions = {}
         for i, action in actions.items():
