@@ -11,10 +11,11 @@ exact start pose and heading. Per world configuration (CONFIGS, all in the same 
 
 - turn: 24 x TURN_LEFT (a full turn); turn_return_psnr / _ssim: the frame after it
   against the start frame; turn_step_ssim_vs_gt: every turn step against ground truth.
-- step: one FORWARD move; step_psnr_vs_gt / step_ssim_vs_gt against ground truth.
+- step: one FORWARD move; step_psnr_vs_gt / step_ssim_vs_gt / step_depth_absrel_vs_gt
+  against ground truth.
 - retrace N (N in RETRACES): N forward, a half turn (12 x TURN_LEFT), N forward, a half
-  turn: back at the start; retrace_return_psnr / _ssim[N]: the return frame against the
-  start frame.
+  turn: back at the start; retrace_return_psnr / _ssim / _depth_absrel[N]: the return
+  frame against the start frame.
 - warp_ssim_vs_gt: the memory alone (the start frame's tokens) read at the step's pose
   and decoded, against ground truth there; warp_coverage: the cells it covers.
 - ms_turn_step, ms_move_step: wall ms per step of each kind.
@@ -44,7 +45,7 @@ import torch
 
 from benchmarks.common import ENGINES, RESULTS_DIR, bench_command, markdown_table, publish
 from worldengine.agent.actions import DiscreteAction, MotionConfig
-from worldengine.eval.metrics import psnr, ssim
+from worldengine.eval.metrics import depth_absrel, psnr, ssim
 from worldengine.eval.visualize import equirect_image
 from worldengine.geometry.cube import face_rotations
 from worldengine.geometry.pose import pose_from_yaw_pitch, yaw_pitch_from_pose
@@ -198,21 +199,23 @@ def run_scene(generator: CubeGenerator, scene: ProceduralScene, start_pose: np.n
 
         world.reset(0, start, seed=scene.seed)
         ahead = _moved(start_pose, motion.move_step)
-        truth_rgb, _ = _truth(scene, ahead, size)
+        truth_rgb, truth_depth = _truth(scene, ahead, size)
         pictures["warp"], figures["warp_coverage"] = memory_alone(world, ahead)
         figures["warp_ssim_vs_gt"] = ssim(pictures["warp"], truth_rgb)
         world.world(0).pose = torch.as_tensor(start_pose, dtype=torch.float32)
         (step,), move_ms = _walk(world, [(ahead, FORWARD)])
         figures["step_psnr_vs_gt"], figures["step_ssim_vs_gt"] = psnr(step.rgb, truth_rgb), ssim(step.rgb, truth_rgb)
+        figures["step_depth_absrel_vs_gt"] = depth_absrel(step.depth, truth_depth)
         pictures["step"], pictures["step_truth"] = step.rgb, truth_rgb
 
-        figures["retrace_return_psnr"], figures["retrace_return_ssim"] = {}, {}
+        figures["retrace_return_psnr"], figures["retrace_return_ssim"], figures["retrace_return_depth_absrel"] = {}, {}, {}
         for moves in config.retraces:
             world.reset(0, start, seed=scene.seed)
             path = retrace_path(start_pose, moves, motion)
             frames, ms = _walk(world, path)
             figures["retrace_return_psnr"][str(moves)] = psnr(frames[-1].rgb, start.rgb)
             figures["retrace_return_ssim"][str(moves)] = ssim(frames[-1].rgb, start.rgb)
+            figures["retrace_return_depth_absrel"][str(moves)] = depth_absrel(frames[-1].depth, start.depth)
             move_ms += [m for m, (_, action) in zip(ms, path) if action == FORWARD]
             turn_ms += [m for m, (_, action) in zip(ms, path) if action == TURN]
             pictures["retrace"] = frames[-1].rgb
@@ -267,9 +270,9 @@ def run(generator: CubeGenerator, config: ClosureConfig, results_dir: Path) -> d
 def report(f: dict[str, Any]) -> str:
     names = list(f["configs"])
     keys = ["turn_return_psnr", "turn_return_ssim", "turn_step_ssim_vs_gt", "step_psnr_vs_gt", "step_ssim_vs_gt",
-            "warp_ssim_vs_gt", "warp_coverage", "ms_turn_step", "ms_move_step"]
+            "step_depth_absrel_vs_gt", "warp_ssim_vs_gt", "warp_coverage", "ms_turn_step", "ms_move_step"]
     rows = [[key, *(f"{f['configs'][n][key]:.3f}" for n in names)] for key in keys]
-    for kind in ("psnr", "ssim"):
+    for kind in ("psnr", "ssim", "depth_absrel"):
         for moves in f["retraces"]:
             rows.append([f"retrace_return_{kind}[{moves}]",
                          *(f"{f['configs'][n][f'retrace_return_{kind}'][str(moves)]:.3f}" for n in names)])

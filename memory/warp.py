@@ -47,6 +47,15 @@ class Warped:
     depth: torch.Tensor
     coverage: torch.Tensor
     source: torch.Tensor
+    depth_scale: torch.Tensor | None = None  # (F, s, s) viewer / writer distance of each cell's token
+
+    def decoded_depth_scale(self) -> torch.Tensor:
+        """(F, s, s): what to multiply the depth decoded from the warped latents by. A latent
+        encodes disparity as its writer saw it, so a token seen from elsewhere decodes to the
+        writer's depth; 1 where unknown or empty."""
+        if self.depth_scale is None:
+            return torch.ones_like(self.depth)
+        return torch.where(self.mask, self.depth_scale, torch.ones_like(self.depth_scale))
 
 
 def _check_points(positions: torch.Tensor, features: torch.Tensor, extent: torch.Tensor | None) -> None:
@@ -78,15 +87,24 @@ def _footprint_samples(body: torch.Tensor, rotations: torch.Tensor, size: int,
 
 
 def warp_points(positions: torch.Tensor, features: torch.Tensor, pose: torch.Tensor, rotations: torch.Tensor,
-                size: int, backend: str = "auto", extent: torch.Tensor | None = None) -> Warped:
+                size: int, backend: str = "auto", extent: torch.Tensor | None = None,
+                written_range: torch.Tensor | None = None) -> Warped:
     """Splat points (N, 3) with features (N, C) into the faces of body pose (4, 4); with
-    `extent` (N,) (metres of surface each point stands for), each covers its footprint."""
+    `extent` (N,) (metres of surface each point stands for), each covers its footprint;
+    with `written_range` (N,) (each point's distance from the camera that wrote it), the
+    warp also says how far each cell's point is now relative to then (depth_scale)."""
     check_rotations(rotations)
     check_pose(pose)
     _check_points(positions, features, extent)
     faces = rotations.shape[0]
     rotations = rotations.float()
     body = (positions.float() - pose[:3, 3].float()) @ pose[:3, :3].float()  # R^T (p - t), (N, 3)
+    if written_range is not None:  # the ratio rides along as a last feature column
+        ratio = body.norm(dim=-1) / written_range.float().to(body.device).clamp_min(NEAR)
+        scaled = warp_points(positions, torch.cat([features.float(), ratio[:, None]], dim=1), pose, rotations, size,
+                             backend, extent)
+        scaled.features, scaled.depth_scale = scaled.features[:, :-1].to(features.dtype), scaled.features[:, -1]
+        return scaled
     if extent is None:
         source, offset = torch.arange(len(body), device=body.device), torch.zeros(len(body), device=body.device)
     else:
@@ -120,20 +138,24 @@ def warp_points(positions: torch.Tensor, features: torch.Tensor, pose: torch.Ten
     )
 
 
-def token_extent(memory: LatentMemory, rows: torch.Tensor, size: int) -> torch.Tensor:
-    """Metres of surface each token (rows (N,)) stands for: the width of the latent cell it
-    was lifted from (its range from the frame that wrote it, times a cell's angle on a face of
-    `size` cells), and at least the memory's voxel, which fuses cells into one token."""
+def written_range(memory: LatentMemory, rows: torch.Tensor) -> torch.Tensor:
+    """Each token's (rows (N,)) distance from the camera of the frame that wrote it."""
     positions = memory.table.columns_at(rows, "position")
     frames = memory.frames()
     ids, order = frames["frame_id"].to(memory.device).sort()
     if len(ids) == 0:
-        return torch.full((len(rows),), memory.voxel_size, device=memory.device)
+        return torch.zeros(len(rows), device=memory.device)
     written_by = memory.table.columns_at(rows, "frame").to(ids.dtype)
     writer = torch.searchsorted(ids, written_by).clamp_max(len(ids) - 1)
     origins = frames["frame_pose"].to(memory.device)[order[writer], :3, 3]  # (N, 3)
-    distance = (positions - origins).norm(dim=-1)
-    return torch.clamp_min(distance * (2.0 / size), memory.voxel_size)
+    return (positions - origins).norm(dim=-1)
+
+
+def token_extent(distance: torch.Tensor, size: int, voxel_size: float) -> torch.Tensor:
+    """Metres of surface a token stands for: the width of the latent cell it was lifted from
+    (its `distance` from the writing camera times a cell's angle on a face of `size` cells),
+    and at least the memory's voxel, which fuses cells into one token."""
+    return torch.clamp_min(distance * (2.0 / size), voxel_size)
 
 
 def warp_memory(memory: LatentMemory, pose: torch.Tensor, rotations: torch.Tensor, size: int,
@@ -149,6 +171,8 @@ def warp_memory(memory: LatentMemory, pose: torch.Tensor, rotations: torch.Tenso
     rows = retrieve(memory, pose, radius, retrieval)
     positions = memory.table.columns_at(rows, "position")
     features = memory.table.columns_at(rows, "feature")
-    extent = token_extent(memory, rows, size) if footprint else None
-    warped = warp_points(positions, features, pose.to(memory.device), rotations.to(memory.device), size, backend, extent)
+    distance = written_range(memory, rows)
+    extent = token_extent(distance, size, memory.voxel_size) if footprint else None
+    warped = warp_points(positions, features, pose.to(memory.device), rotations.to(memory.device), size, backend, extent,
+                         distance)
     return warped, rows

@@ -144,3 +144,17 @@ def test_footprint_known_answers():
     assert (own.source[0] == 0).sum() == 6 and (own.source[0] == 1).sum() == 6  # each keeps its own column
     with pytest.raises(ValueError, match="extent must be"):
         warp_points(ahead, torch.ones(1, 1), torch.eye(4), R, 8, extent=torch.ones(2))
+
+
+def test_depth_scale_is_how_far_each_cell_is_now_against_then():
+    """A token written from 2 m away and seen from 1 m decodes to its writer's depth: its
+    cell says to halve it. Empty cells say 1, and the features are unchanged."""
+    ahead = torch.tensor([[0.0, 0.0, -1.0]])
+    features = torch.tensor([[0.25]], dtype=torch.float16)
+    warped = warp_points(ahead, features, torch.eye(4), R, 8, extent=torch.tensor([0.1]),
+                         written_range=torch.tensor([2.0]))
+    scale = warped.decoded_depth_scale()
+    assert torch.allclose(scale[warped.mask], torch.tensor(0.5)) and (scale[~warped.mask] == 1).all()
+    assert warped.features.dtype == torch.float16 and (warped.features[warped.mask[:, None]] == 0.25).all()
+    plain = warp_points(ahead, features, torch.eye(4), R, 8, extent=torch.tensor([0.1]))
+    assert torch.equal(plain.mask, warped.mask) and torch.equal(plain.features, warped.features)
