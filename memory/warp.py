@@ -40,7 +40,8 @@ class Warped:
     """Memory seen from a pose: features (F, C, s, s) (zero where empty), mask (F, s, s),
     depth (F, s, s) z-depth of the winning point (0 where empty), coverage (F,) the
     fraction of valid cells per face (what orders face generation), source (F, s, s)
-    index of the winning point (-1 where empty)."""
+    index of the winning point (-1 where empty), depth_scale (F, s, s) its distance now over
+    its distance from the camera that wrote it (when the warp was told the latter)."""
 
     features: torch.Tensor
     mask: torch.Tensor
@@ -88,19 +89,21 @@ def _footprint_samples(body: torch.Tensor, rotations: torch.Tensor, size: int,
 
 def warp_points(positions: torch.Tensor, features: torch.Tensor, pose: torch.Tensor, rotations: torch.Tensor,
                 size: int, backend: str = "auto", extent: torch.Tensor | None = None,
-                written_range: torch.Tensor | None = None) -> Warped:
+                writer_distance: torch.Tensor | None = None) -> Warped:
     """Splat points (N, 3) with features (N, C) into the faces of body pose (4, 4); with
     `extent` (N,) (metres of surface each point stands for), each covers its footprint;
-    with `written_range` (N,) (each point's distance from the camera that wrote it), the
+    with `writer_distance` (N,) (each point's distance from the camera that wrote it), the
     warp also says how far each cell's point is now relative to then (depth_scale)."""
     check_rotations(rotations)
     check_pose(pose)
     _check_points(positions, features, extent)
+    if writer_distance is not None and writer_distance.shape != positions.shape[:1]:
+        raise ValueError(f"writer_distance must be (N={positions.shape[0]},), got {tuple(writer_distance.shape)}")
     faces = rotations.shape[0]
     rotations = rotations.float()
     body = (positions.float() - pose[:3, 3].float()) @ pose[:3, :3].float()  # R^T (p - t), (N, 3)
-    if written_range is not None:  # the ratio rides along as a last feature column
-        ratio = body.norm(dim=-1) / written_range.float().to(body.device).clamp_min(NEAR)
+    if writer_distance is not None:  # the ratio rides along as a last feature column
+        ratio = body.norm(dim=-1) / writer_distance.float().to(body.device).clamp_min(NEAR)
         scaled = warp_points(positions, torch.cat([features.float(), ratio[:, None]], dim=1), pose, rotations, size,
                              backend, extent)
         scaled.features, scaled.depth_scale = scaled.features[:, :-1].to(features.dtype), scaled.features[:, -1]

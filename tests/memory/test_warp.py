@@ -152,7 +152,7 @@ def test_depth_scale_is_how_far_each_cell_is_now_against_then():
     ahead = torch.tensor([[0.0, 0.0, -1.0]])
     features = torch.tensor([[0.25]], dtype=torch.float16)
     warped = warp_points(ahead, features, torch.eye(4), R, 8, extent=torch.tensor([0.1]),
-                         written_range=torch.tensor([2.0]))
+                         writer_distance=torch.tensor([2.0]))
     scale = warped.decoded_depth_scale()
     assert torch.allclose(scale[warped.mask], torch.tensor(0.5)) and (scale[~warped.mask] == 1).all()
     assert warped.features.dtype == torch.float16 and (warped.features[warped.mask[:, None]] == 0.25).all()

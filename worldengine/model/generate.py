@@ -155,7 +155,9 @@ class CubeGenerator:
         noise = initial_noise(shape, generator).to(device)
         fixed = self._fixed_inputs(context)
         given = torch.zeros(b, NUM_FACES, dtype=torch.bool, device=device) if given is None else given
-        done = torch.where(given[..., None, None, None], given_latents, 0.0) if given.any() else torch.zeros(shape)
+        done = torch.zeros(shape, device=device)
+        if given.any():
+            done = torch.where(given[..., None, None, None], given_latents, done)
         if mode == "joint":
             roles = torch.where(given, CONTEXT, GENERATED).to(torch.int8)
 

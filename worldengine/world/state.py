@@ -40,8 +40,8 @@ SAVED_FILES = ("memory.zarr", "world.json", "world.safetensors")
 class WorldState:
     """One generated world: its memory store (and the collider and recall over it), its
     pose, its last H frames (the generator's history), its own noise stream, the frames
-    stored so far, the newest observation and the cube it was resampled from. `owned`: the store lives in the model's
-    workdir and goes with the world."""
+    stored so far, the newest observation and the cube it was resampled from. `owned`:
+    the store lives in the model's workdir and goes with the world."""
 
     memory: LatentMemory
     collider: MemoryCollider
