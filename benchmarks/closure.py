@@ -56,7 +56,7 @@ from worldengine.scenes import ProceduralScene, render_cubemaps
 from worldengine.scenes.layout import generate_layout
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, check_heldout
 from worldengine.world import StartFrame, WorldConfig, WorldModel
-from worldengine.world.view import CubeView, cube_pose
+from worldengine.world.view import CubeView
 
 FORWARD, TURN = int(DiscreteAction.FORWARD), int(DiscreteAction.TURN_LEFT)
 CONFIGS = ENGINES
@@ -165,7 +165,7 @@ def memory_alone(world: WorldModel, pose: np.ndarray) -> tuple[np.ndarray, float
     fraction of cells it covers."""
     state = world.world(0)
     state.pose = torch.as_tensor(pose, dtype=torch.float32)
-    where = cube_pose(state.heading if world.config.world_aligned else state.pose[:3, :3], state.pose[:3, 3])
+    where = world.cube_pose(0)
     warped, _ = state.recall.read(where, face_rotations(), world.model_config.latent_size)
     rgb, depth = world.generator.decode(warped.features[None].float())
     rgb8 = (rgb[0].clamp(0, 1) * 255).round().to(torch.uint8)

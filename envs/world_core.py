@@ -32,7 +32,6 @@ from worldengine.scenes import ProceduralScene
 from worldengine.scenes.seeds import TRAIN_SCENE_SEEDS
 from worldengine.world import Frame, WorldConfig, WorldModel
 from worldengine.world.start import StartFrame, equirect_start, scene_start
-from worldengine.world.state import read_saved
 
 RESET_OPTIONS = ("scene_seed", "pose", "equirect", "depth", "start", "resume")
 STARTS = ("scene", "empty")
@@ -62,9 +61,8 @@ def check_options(options: dict | None) -> dict:
     return {**options, "pose": pose_option(options["pose"])} if "pose" in options else dict(options)
 
 
-def saved_episode(folder: str | Path, config) -> tuple[int, int | None]:
-    """The step count and scene seed a saved world's env episode stopped at, checked."""
-    extra = read_saved(folder, config).extra
+def saved_episode(extra: dict, folder: str | Path) -> tuple[int, int | None]:
+    """The step count and scene seed a saved world's env episode stopped at (its `extra`), checked."""
     step, scene_seed = extra.get("step", 0), extra.get("scene_seed")
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise ValueError(f"{folder}/world.json: extra.step must be an int >= 0, got {step!r}")
@@ -156,9 +154,9 @@ class WorldSessions:
         """Begin world `index`'s episode; `rng` (the env's np_random) draws its scene, pose and noise seed."""
         options = check_options(options)
         if "resume" in options:
-            step, scene_seed = saved_episode(options["resume"], self.model.model_config)  # checked before anything changes
-            self.model.resume(index, options["resume"])
-            self._steps[index], self._scene_seed[index] = step, scene_seed
+            folder = options["resume"]
+            extra = self.model.resume(index, folder, check_extra=lambda e: saved_episode(e, folder))  # checked first
+            self._steps[index], self._scene_seed[index] = saved_episode(extra, folder)
             frame = self.model.last_frame(index)
         else:
             start, pose = self._start(index, rng, options)

@@ -21,7 +21,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -264,6 +264,10 @@ class WorldModel:
         """Whether the world's view stays its cube's: world-aligned and still at the cube's position."""
         return self.config.world_aligned and world.view is not None and world.view.stands_at(world.pose)
 
+    def cube_pose(self, index: int) -> torch.Tensor:
+        """Where world `index`'s cube stands now (4, 4): what its memory is read and written at."""
+        return self._cube_pose(self.world(index))
+
     def _cube_pose(self, world: WorldState) -> torch.Tensor:
         """Where the world's cube is generated, stored and warped: its heading at the body's position."""
         return cube_pose(world.heading if self.config.world_aligned else world.pose[:3, :3], world.pose[:3, 3])
@@ -330,16 +334,19 @@ class WorldModel:
             raise ValueError(f"world {index} remembers {world.recall.kind!r}: only latent-memory worlds can be saved")
         return save_world(world, folder, extra, replace)
 
-    def resume(self, index: int, folder: str | Path, memory_path: str | Path | None = None) -> dict:
+    def resume(self, index: int, folder: str | Path, memory_path: str | Path | None = None,
+               check_extra: Callable[[dict], Any] | None = None) -> dict:
         """Continue world `index` from a `save`d folder (left untouched: its store is copied
         to `memory_path` or the workdir). All or nothing: everything is read and checked into
-        a new world first, and only then does it replace world `index`; on any failure the
-        running world is untouched and the error names the folder and the file. Returns the
-        `extra` dict saved with it."""
+        a new world first (`check_extra` checks the saved `extra` dict, raising to refuse it),
+        and only then does it replace world `index`; on any failure the running world is
+        untouched and the error names the folder and the file. Returns the `extra` dict."""
         folder = Path(folder)
         if memory_path is not None and Path(memory_path).exists():
             raise FileExistsError(f"a memory store already exists at {memory_path}")
         saved = read_saved(folder, self.model_config)
+        if check_extra is not None:
+            check_extra(saved.extra)
         path = Path(memory_path) if memory_path else self.workdir / f"world{index}-resume-{uuid.uuid4().hex[:8]}.zarr"
         try:
             shutil.copytree(folder / "memory.zarr", path)
