@@ -15,6 +15,7 @@ from gymnasium import spaces
 
 from worldengine.agent.actions import ACTION_KINDS, MotionConfig, action_space, decode_action
 from worldengine.agent.coverage import VoxelCoverage
+from worldengine.agent.ground import scene_settle
 from worldengine.agent.kinematics import step_pose
 from worldengine.eval.visualize import equirect_image
 from worldengine.geometry.cube import NUM_FACES
@@ -59,19 +60,22 @@ class SceneEnv(gym.Env):
     Args:
         scene_seed: fix the procedural scene; None draws one from `scene_seeds` at reset.
         scene_kind: force a procedural kind ("room", "corridor", "courtyard", "house").
-        mesh_path: walk a user's mesh instead of a procedural scene.
+        mesh_path: walk a user's mesh instead of a procedural scene (anything trimesh loads:
+            OBJ+MTL with textures, GLB/GLTF, PLY, ...); mesh_up: its up axis, "y" (default)
+            or "z"; mesh_scale: metres per file unit (default 1).
         face_size: cubemap face side S in pixels.
         action_kind: "discrete" (9 actions) or "continuous" (4 rates), see worldengine.agent.actions.
         max_steps: episode length before truncation.
         render_mode: None or "rgb_array" (an equirectangular frame of height 2S).
         backend: "auto", "open3d" (CPU mesh rays) or "torch" (analytic, any device).
     reset(options=): {"scene_seed": int} to switch scenes, {"pose": (4, 4)} to start there.
+    render() gives the equirectangular RGB frame (Gymnasium's contract); depth is obs["depth"].
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 10}
 
     def __init__(self, scene_seed: int | None = None, scene_kind: str | None = None, mesh_path: str | None = None,
-                 face_size: int = 64, action_kind: str = "discrete", max_steps: int = 500,
+                 mesh_up: str = "y", mesh_scale: float = 1.0, face_size: int = 64, action_kind: str = "discrete", max_steps: int = 500,
                  render_mode: str | None = None, backend: str = "auto", motion: MotionConfig | None = None,
                  scene_seeds: range = TRAIN_SCENE_SEEDS, voxel_size: float = 0.25):
         if not isinstance(face_size, int) or face_size <= 0:
@@ -88,9 +92,11 @@ class SceneEnv(gym.Env):
         self.scene_kind, self.scene_seeds = scene_kind, scene_seeds
         self.observation_space = observation_space(face_size)
         self.action_space = action_space(action_kind)
-        self.scene: Scene | None = MeshScene(mesh_path) if mesh_path is not None else None
+        if mesh_path is not None and scene_seed is not None:
+            raise ValueError("give mesh_path or scene_seed, not both")
+        self.scene: Scene | None = MeshScene(mesh_path, mesh_up, mesh_scale) if mesh_path is not None else None
         self._fixed_seed = scene_seed
-        if scene_seed is not None and mesh_path is None:
+        if scene_seed is not None:
             self.scene = ProceduralScene(scene_seed, scene_kind)
         self.coverage = VoxelCoverage(voxel_size)
         self.pose: torch.Tensor | None = None
@@ -147,7 +153,8 @@ class SceneEnv(gym.Env):
         if self.pose is None:
             raise RuntimeError("call reset() before step()")
         motion = decode_action(action, self.action_kind, self.motion)
-        self.pose, blocked = step_pose(self.pose, motion, self.motion, self.scene.ray_distance)
+        self.pose, blocked = step_pose(self.pose, motion, self.motion, self.scene.ray_distance,
+                                       scene_settle(self.scene, self.motion))
         self._steps += 1
         self._observation = self._observe()
         new = self.coverage.update(self._observation["depth"], self._observation["pose"])

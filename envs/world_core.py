@@ -3,7 +3,8 @@ with the Gymnasium bookkeeping of each (seeds, scenes, reset options, step count
 
 Reset options (one world):
   {"scene_seed": int}      start from the first ground-truth frame of that scene (default:
-                           the env's fixed seed, or one drawn from `scene_seeds`);
+                           the env's fixed seed, or one drawn from `scene_seeds`; not with
+                           `mesh_path`, whose mesh is the scene);
   {"pose": (4, 4)}         start there (in the scene: must be free space);
   {"equirect": (H, 2H, 3) uint8, "depth": (H, 2H) metres}
                            start from a user's RGB-D panorama (at "pose", or the origin at
@@ -28,7 +29,7 @@ from worldengine.agent.start import start_pose
 from worldengine.geometry.pose import pose_from_yaw_pitch
 from worldengine.model.checkpoint import DEFAULT_AUTOENCODER, DEFAULT_GENERATOR, load_world_generator
 from worldengine.model.generate import CubeGenerator
-from worldengine.scenes import ProceduralScene
+from worldengine.scenes import MeshScene, ProceduralScene, Scene
 from worldengine.scenes.seeds import TRAIN_SCENE_SEEDS
 from worldengine.world import Frame, WorldConfig, WorldModel
 from worldengine.world.start import StartFrame, equirect_start, scene_start
@@ -75,7 +76,8 @@ class WorldSessions:
     """`num_worlds` Gymnasium episodes of generated worlds, stepped in one batch.
 
     Args (as World-v0's): scene_seed / scene_kind / scene_seeds choose the ground-truth
-    scene a world starts in; action_kind "discrete" | "continuous"; max_steps before
+    scene a world starts in; mesh_path (with mesh_up "y" | "z" and mesh_scale, as Scene-v0)
+    starts every world from a user's mesh instead, at a walkable pose; action_kind "discrete" | "continuous"; max_steps before
     truncation; generator: a loaded CubeGenerator to share, else `checkpoint` and
     `autoencoder` folders (the shipped ones by default); mode "sequential" | "joint";
     sampler_steps; backend of the ground-truth start render; workdir for the stores;
@@ -85,6 +87,7 @@ class WorldSessions:
     """
 
     def __init__(self, num_worlds: int, scene_seed: int | None = None, scene_kind: str | None = None,
+                 mesh_path: str | Path | None = None, mesh_up: str = "y", mesh_scale: float = 1.0,
                  action_kind: str = "discrete", max_steps: int = 500, generator: CubeGenerator | None = None,
                  checkpoint: str | Path = DEFAULT_GENERATOR, autoencoder: str | Path = DEFAULT_AUTOENCODER,
                  mode: str = "sequential", sampler_steps: int = 4, backend: str = "auto",
@@ -94,6 +97,9 @@ class WorldSessions:
             raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
         if not isinstance(sampler_steps, int) or sampler_steps <= 0:
             raise ValueError(f"sampler_steps must be a positive int, got {sampler_steps!r}")
+        if mesh_path is not None and scene_seed is not None:
+            raise ValueError("give mesh_path or scene_seed, not both")
+        self.mesh = MeshScene(mesh_path, mesh_up, mesh_scale) if mesh_path is not None else None
         generator = generator or load_world_generator(checkpoint, autoencoder)
         config = WorldConfig(mode=mode, action_kind=action_kind, motion=motion or MotionConfig(),
                              sampler=replace(generator.sampler, steps=sampler_steps))
@@ -108,6 +114,13 @@ class WorldSessions:
         self.info_timings = info_timings
 
     # ---------------------------------------------------------------- helpers
+
+    def scene(self, index: int) -> Scene | None:
+        """The ground-truth scene world `index` started in (None: a panorama or nothing)."""
+        if self.mesh is not None:
+            return self.mesh
+        seed = self._scene_seed[index]
+        return None if seed is None else self._scene(seed)
 
     def _scene(self, seed: int) -> ProceduralScene:
         if seed not in self._scenes:
@@ -127,17 +140,26 @@ class WorldSessions:
         if options.get("start") == "empty":
             self._scene_seed[index] = None
             return None, default_pose
-        seed = options.get("scene_seed", self._fixed_seed)
-        if seed is None:
-            seed = int(rng.integers(self.scene_seeds.start, self.scene_seeds.stop))
-        scene = self._scene(int(seed))
-        self._scene_seed[index] = int(seed)
+        scene = self._ground_truth(index, rng, options)
         if "pose" in options:
             pose = torch.from_numpy(options["pose"])
             check_free(scene, pose, motion)
         else:
             pose = start_pose(scene, rng, motion)
         return scene_start(scene, pose, self.face_size, self.backend), pose.numpy()
+
+    def _ground_truth(self, index: int, rng: np.random.Generator, options: dict) -> Scene:
+        """The scene world `index` starts in: the env's mesh, else a seeded procedural scene."""
+        if self.mesh is not None:
+            if "scene_seed" in options:
+                raise ValueError("reset option 'scene_seed' does not apply to a mesh scene (mesh_path)")
+            self._scene_seed[index] = None
+            return self.mesh
+        seed = options.get("scene_seed", self._fixed_seed)
+        if seed is None:
+            seed = int(rng.integers(self.scene_seeds.start, self.scene_seeds.stop))
+        self._scene_seed[index] = int(seed)
+        return self._scene(int(seed))
 
     def observation(self, frame: Frame) -> dict[str, np.ndarray]:
         return {"rgb": frame.rgb, "depth": frame.depth, "pose": frame.pose}

@@ -38,6 +38,12 @@ class WorldEnv(gym.Env):
         self._started = False
 
     @property
+    def scene(self):
+        """The ground-truth scene this world started in (the env's mesh, a procedural scene,
+        or None for a panorama or an empty start): what benchmarks compare against."""
+        return self.sessions.scene(0)
+
+    @property
     def world(self):
         """The WorldModel behind the env (its memory: `env.unwrapped.world.memory(0)`)."""
         return self.sessions.model

@@ -53,6 +53,25 @@ def test_export_reports_a_missing_store(tmp_path, capsys):
     assert "no memory store" in capsys.readouterr().err
 
 
+def test_explore_runs_on_a_users_mesh(tmp_path, capsys, tiny):
+    from worldengine.scenes.sample_mesh import write_sample_scene
+
+    mesh = write_sample_scene(tmp_path / "plaza", up="z", ground_cells=4)
+    out = tmp_path / "run"
+    assert main(["explore", "--mesh", str(mesh), "--mesh-up", "z", "--steps", "6", "--video-height", "32",
+                 "--out", str(out), *tiny, "--backend", "auto"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["mesh"] == str(mesh) and summary["mesh_up"] == "z" and "scene_seed" not in summary
+    assert summary["steps_inside_scene_geometry"] == 0
+    assert all((out / name).exists() for name in summary["files"])
+    bad = tmp_path / "wall.obj"
+    bad.write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")  # a single upright triangle: no floor
+    for args, message in ((["--mesh", str(bad), "--backend", "auto"], "no walkable floor"),
+                          (["--mesh", str(mesh), "--mesh-up", "z"], "cannot render with 'torch'")):
+        assert main(["explore", *tiny, "--steps", "2", "--out", str(tmp_path / "no"), *args]) == 2
+        assert message in capsys.readouterr().err and not (tmp_path / "no.partial").exists()
+
+
 def test_explore_refuses_an_existing_folder(tmp_path, capsys, tiny):
     (tmp_path / "run").mkdir()
     assert main(["explore", "--steps", "2", "--out", str(tmp_path / "run"), *tiny]) == 2

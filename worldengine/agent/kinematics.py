@@ -3,11 +3,14 @@
 The body is a vertical cylinder of radius `agent_radius` from the floor (the pose's
 y minus `eye_height`) up to the eye (the pose's origin). It turns (yaw), looks up and
 down (pitch, clamped), and moves in the horizontal plane along its yaw heading; pitch
-never tilts the motion. The body keeps its height: there is no gravity, no falling and
-no climbing stairs; obstacles lower than `floor_clearance` are passed through.
+never tilts the motion. Obstacles lower than `floor_clearance` are passed over.
 
 Collisions are found by ray casting with a caller-supplied `ray_distance`, so the same
 code runs against the ground-truth scene's geometry or against a learned memory's depth.
+A caller may also supply `settle`, the scene's own rule for where a body stands: the move
+then ends where the body fits (stepping onto the floor under its feet, as on a ramp or a
+terrace), so every pose a move reaches is one the scene accepts. Without it the body
+keeps its height (a generated world has no floor to stand on but its memory).
 """
 
 from __future__ import annotations
@@ -21,17 +24,23 @@ import torch
 from worldengine.agent.actions import Motion, MotionConfig
 from worldengine.geometry.pose import check_rigid, pose_from_yaw_pitch, yaw_pitch_from_pose
 
-__all__ = ["RayDistanceFn", "StepResult", "clamp_pitch", "probe_rays", "step_pose"]
+__all__ = ["RayDistanceFn", "SETTLE_FRACTIONS", "SettleFn", "StepResult", "clamp_pitch", "probe_rays", "step_pose"]
 
 # Vertical spacing of the collision rays; a thin horizontal slab narrower than this
 # can slip between two rows, so keep it below the smallest obstacle that matters.
 _MAX_RAY_SPACING = 0.25
 _LATERAL_OFFSETS = (-1.0, -0.5, 0.0, 0.5, 1.0)  # in agent radii
 
+SETTLE_FRACTIONS = (1.0, 0.75, 0.5, 0.25)  # of the collision-free move, tried in turn
+
 RayDistanceFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 """ray_distance(origins (N, 3), directions (N, 3) unit) -> (N,) distance to the first
 surface along each ray, inf where there is none. Called with float64 CPU world-frame tensors;
 may return anything torch.as_tensor accepts."""
+
+SettleFn = Callable[[torch.Tensor], "torch.Tensor | None"]
+"""settle(eye position (3,) float64) -> where the body stands after moving there (3,), or
+None where it does not fit (no floor within a step, or no room)."""
 
 
 class StepResult(NamedTuple):
@@ -112,16 +121,28 @@ def _check_motion(motion: Motion) -> None:
         raise ValueError(f"motion must be finite, got {motion}")
 
 
+def _settled_move(position: torch.Tensor, direction: torch.Tensor, distance: float,
+                  settle: SettleFn) -> tuple[torch.Tensor, float]:
+    """The longest of SETTLE_FRACTIONS of the move where the body fits, settled; (position, 0) if none."""
+    for fraction in SETTLE_FRACTIONS:
+        settled = settle(position + fraction * distance * direction)
+        if settled is not None:
+            return torch.as_tensor(settled, dtype=torch.float64).reshape(3), fraction * distance
+    return position, 0.0
+
+
 def step_pose(
-    pose: torch.Tensor, motion: Motion, config: MotionConfig, ray_distance: RayDistanceFn
+    pose: torch.Tensor, motion: Motion, config: MotionConfig, ray_distance: RayDistanceFn,
+    settle: SettleFn | None = None,
 ) -> StepResult:
     """Apply `motion` to one pose (4, 4) float; returns StepResult(pose, blocked).
 
     Order: turn and look first (pitch clamped to +-max_pitch), then translate along the
     new heading in the horizontal plane by forward_m and right_m. The translation is
     cut to min(requested, min(hit) - agent_radius, floored at 0) over the ray fan of
-    `probe_rays`, so the body stops short of surfaces and never enters them. No sliding,
-    no gravity: the body keeps its height.
+    `probe_rays`, so the body stops short of surfaces and never enters them. With `settle`,
+    the move is then cut to the longest of SETTLE_FRACTIONS where the body fits and ends
+    where `settle` puts it (on the floor); without, the body keeps its height. No sliding.
     """
     if not isinstance(pose, torch.Tensor) or tuple(pose.shape) != (4, 4):
         got = tuple(pose.shape) if isinstance(pose, torch.Tensor) else type(pose).__name__
@@ -142,8 +163,12 @@ def step_pose(
         origins, directions = probe_rays(position, direction, config)
         hits = _hit_distances(ray_distance, origins, directions)
         allowed = max(float(hits.min()) - config.agent_radius, 0.0)
-        blocked = allowed < requested
-        position = position + min(requested, allowed) * direction
+        distance = min(requested, allowed)
+        if settle is not None and distance > 0:
+            position, distance = _settled_move(position, direction, distance, settle)
+        else:
+            position = position + distance * direction
+        blocked = distance < requested
 
     new_pose = pose_from_yaw_pitch(position, yaw, pitch, dtype=pose.dtype).to(pose.device)
     return StepResult(check_rigid(new_pose), bool(blocked))

@@ -41,7 +41,7 @@ from worldengine.eval.revisit import REVISIT_GAP, SeenBefore, is_revisit, longes
 from worldengine.eval.visualize import equirect_image, topdown_map
 from worldengine.model.checkpoint import DEFAULT_AUTOENCODER, DEFAULT_GENERATOR, load_world_generator
 from worldengine.model.generate import MODES
-from worldengine.scenes import ProceduralScene, render_cubemaps
+from worldengine.scenes import MeshScene, ProceduralScene, render_cubemaps
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS
 from worldengine.world import WorldConfig, WorldModel
 from worldengine.world.start import scene_start
@@ -56,6 +56,11 @@ DEFAULT_SCENE_SEED = 1_000_006  # the first held-out house: rooms and doors to l
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scene-seed", type=int, default=DEFAULT_SCENE_SEED,
                         help=f"procedural scene seed (default {DEFAULT_SCENE_SEED}, a house held out from training)")
+    parser.add_argument("--mesh", default=None, metavar="PATH",
+                        help="explore a world started from your own mesh (OBJ+MTL, GLB, PLY, ...) instead; "
+                             "it is also the ground truth")
+    parser.add_argument("--mesh-up", default="y", choices=["y", "z"], help="the mesh file's up axis (default y)")
+    parser.add_argument("--mesh-scale", type=float, default=1.0, help="metres per mesh file unit (default 1)")
     parser.add_argument("--steps", type=int, default=300, help="actions to take (default 300)")
     parser.add_argument("--mode", default="sequential", choices=MODES, help="face generation mode (default sequential)")
     parser.add_argument("--sampler-steps", type=int, default=4, help="flow sampler steps per window (default 4)")
@@ -101,12 +106,28 @@ def _check_args(args: argparse.Namespace) -> None:
         raise ValueError(f"--scene-seed must be >= 0, got {args.scene_seed}")
 
 
+def _scene(args: argparse.Namespace):
+    if args.mesh is None:
+        return ProceduralScene(args.scene_seed)
+    scene = MeshScene(args.mesh, args.mesh_up, args.mesh_scale)
+    scene.resolve_backend(args.backend, torch.device("cpu"))  # these fail here, before any folder is made:
+    scene.grid  # a backend the mesh cannot render with, a mesh with no walkable floor
+    return scene
+
+
+def _scene_summary(scene) -> dict:
+    if isinstance(scene, MeshScene):
+        return {"mesh": str(scene.path), "mesh_up": scene.up, "mesh_scale": scene.scale}
+    return {"scene_seed": scene.seed, "scene_kind": scene.layout.kind, "heldout_scene": scene.seed in HELDOUT_SCENE_SEEDS}
+
+
 def run(args: argparse.Namespace) -> int:
     _check_args(args)
     generator = load_world_generator(args.checkpoint, args.autoencoder)  # fails before any folder is made
+    scene = _scene(args)
     final, partial = prepare_out(args.out, "explore")
     try:
-        summary = _explore(generator, args, partial)
+        summary = _explore(generator, scene, args, partial)
         (partial / RUN_MARKER).unlink()
         partial.rename(final)
     except BaseException:
@@ -117,8 +138,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _explore(generator, args: argparse.Namespace, folder: Path) -> dict:
-    scene, motion = ProceduralScene(args.scene_seed), MotionConfig()
+def _explore(generator, scene, args: argparse.Namespace, folder: Path) -> dict:
+    motion = MotionConfig()
     rng = np.random.default_rng(args.seed)
     config = WorldConfig(mode=args.mode, sampler=replace(generator.sampler, steps=args.sampler_steps), motion=motion)
     world = WorldModel(generator, 1, config)
@@ -166,8 +187,7 @@ def _explore(generator, args: argparse.Namespace, folder: Path) -> dict:
     return _write_outputs(folder, scene, memory, positions, visits, rows, timings, {
         "revisit_pair": list(pair) if pair else None,
         "world": "generated", "checkpoint": str(args.checkpoint), "mode": args.mode,
-        "sampler_steps": args.sampler_steps, "scene_seed": scene.seed, "scene_kind": scene.layout.kind,
-        "heldout_scene": scene.seed in HELDOUT_SCENE_SEEDS,
+        "sampler_steps": args.sampler_steps, **_scene_summary(scene),
         "face_size": size, "steps": args.steps, "seconds": round(seconds, 2),
         "steps_per_s": round(args.steps / seconds, 3), "blocked_steps": blocked,
         "generated_steps": generated_steps,

@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--walk-steps", type=int, default=150, help="generator: explorer steps per scene walk")
     parser.add_argument("--history-noise", type=float, default=0.0,
                         help="generator: max std of Gaussian noise on history latents (default 0)")
+    parser.add_argument("--init", default=None, help="autoencoder: a trained autoencoder folder to start from")
+    parser.add_argument("--decoder-only", action="store_true",
+                        help="autoencoder: train only the decoder of --init (its latents, and generators on them, stay valid)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -47,7 +50,8 @@ def _task(args: argparse.Namespace):
         data = args.data or "render"
         if data != "render" and not Path(data).exists():
             raise FileNotFoundError(f"trajectory store not found: {data}")
-        return AutoencoderTask(AUTOENCODER_SIZES[args.size], args.batch_size, data)
+        return AutoencoderTask(AUTOENCODER_SIZES[args.size], args.batch_size, data, init=args.init,
+                               decoder_only=args.decoder_only)
     from worldengine.model.checkpoint import load_autoencoder
     from worldengine.scenes.seeds import TRAIN_SCENE_SEEDS
     from worldengine.train.generator_data import WindowSampling

@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from worldengine.agent.actions import MotionConfig, decode_action
 from worldengine.agent.explorer import ROUTES, LoopExplorer
+from worldengine.agent.ground import scene_settle
 from worldengine.agent.kinematics import step_pose
 from worldengine.agent.start import start_pose
 from worldengine.data.trajectory import TrajectoryWriter
@@ -43,7 +44,8 @@ def walk(scene: Scene, steps: int, face_size: int, seed: int, on_frame: Callable
     action = -1
     for _ in tqdm(range(steps + 1), desc=f"scene {getattr(scene, 'seed', '?')}", disable=not progress, leave=False):
         if action >= 0:
-            pose, blocked = step_pose(pose, decode_action(action, "discrete", motion), motion, scene.ray_distance)
+            pose, blocked = step_pose(pose, decode_action(action, "discrete", motion), motion, scene.ray_distance,
+                                       scene_settle(scene, motion))
             if blocked:
                 rollout.blocked += 1
                 policy.blocked()

@@ -58,11 +58,17 @@ def layout_clearance(layout: SceneLayout, xz: np.ndarray, eye_height: float) -> 
 class FreeGrid:
     """Free cells of the floor plane at `resolution` metres; `free[i, j]` is the cell at
     x = origin[0] + (j + 0.5) * resolution, z = origin[1] + (i + 0.5) * resolution,
-    restricted to the largest connected free region (so any two free cells connect)."""
+    restricted to the largest connected free region (so any two free cells connect).
+    floor: the floor height (y) of each free cell (NaN elsewhere), or None where the floor
+    is the plane y = 0 everywhere (procedural scenes)."""
 
     free: np.ndarray
     origin: tuple[float, float]
     resolution: float
+    floor: np.ndarray | None = None
+
+    def floor_at(self, i: int, j: int) -> float:
+        return 0.0 if self.floor is None else float(self.floor[i, j])
 
     def centre(self, i: int | np.ndarray, j: int | np.ndarray) -> np.ndarray:
         """World (x, z) of cell centres, (..., 2)."""

@@ -24,13 +24,19 @@ class MeshRaycaster:
             o3d.core.Tensor(np.ascontiguousarray(triangles, dtype=np.uint32)),
         )
 
+    def cast_raw(self, origins: np.ndarray, directions: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """First hits of rays (N, 3) + (N, 3): t (N,) (inf: none), triangle (N,) int64 and the
+        triangle's own normal (N, 3) by its winding (front faces are counter-clockwise)."""
+        rays = np.concatenate([origins, directions], axis=-1).astype(np.float32)
+        result = self._scene.cast_rays(self._o3d.core.Tensor(rays))
+        return (result["t_hit"].numpy(), result["primitive_ids"].numpy().astype(np.int64),
+                result["primitive_normals"].numpy())
+
     def cast(self, origins: torch.Tensor, directions: torch.Tensor) -> Hits:
         """First hits of rays (N, 3) + (N, 3); t in units of |direction|, normals face the ray."""
-        rays = torch.cat([origins, directions], dim=-1).to(torch.float32).cpu().numpy()
-        result = self._scene.cast_rays(self._o3d.core.Tensor(rays))
-        t = torch.from_numpy(result["t_hit"].numpy()).to(origins.device)
-        normal = torch.from_numpy(result["primitive_normals"].numpy()).to(origins.device)
-        triangle = torch.from_numpy(result["primitive_ids"].numpy().astype(np.int64)).to(origins.device)
+        t, triangle, normal = self.cast_raw(origins.detach().cpu().numpy(), directions.detach().cpu().numpy())
+        t, normal = torch.from_numpy(t).to(origins.device), torch.from_numpy(normal).to(origins.device)
+        triangle = torch.from_numpy(triangle).to(origins.device)
         miss = torch.isinf(t)
         triangle = torch.where(miss, torch.full_like(triangle, -1), triangle)
         normal = normal / normal.norm(dim=-1, keepdim=True).clamp_min(1e-12)

@@ -20,6 +20,7 @@ from worldengine.scenes.raycast_torch import Hits, LayoutTensors, cast_rays_anal
 BACKENDS = ("auto", "open3d", "torch")
 DEFAULT_EYE_HEIGHT = 1.5
 DEFAULT_RADIUS = 0.25
+DEFAULT_STEP_HEIGHT = 0.2  # as MotionConfig.floor_clearance: what the body steps over (or onto)
 GRID_RESOLUTION = 0.25
 
 
@@ -60,6 +61,14 @@ class Scene:
         """Whether an agent whose eye is at each position (N, 3) fits there, (N,) bool."""
         raise NotImplementedError
 
+    def settle(self, positions: np.ndarray, radius: float = DEFAULT_RADIUS, eye_height: float = DEFAULT_EYE_HEIGHT,
+               step_height: float = DEFAULT_STEP_HEIGHT) -> tuple[np.ndarray, np.ndarray]:
+        """Where a body that moved to eye positions (N, 3) stands, (N, 3), and whether it fits
+        there (N,): the eye goes to the floor under the feet (within a step up or down).
+        Scenes whose floor is y = 0 everywhere keep the height: positions are returned as given."""
+        positions = np.asarray(positions, dtype=np.float64).reshape(-1, 3)
+        return positions.copy(), self.is_free(positions, radius, eye_height)
+
     @property
     def bounds(self) -> tuple[np.ndarray, np.ndarray]:
         """Axis-aligned world bounds (min (3,), max (3,)) of the walkable region."""
@@ -85,7 +94,7 @@ class Scene:
         cells = np.argwhere(self.grid.free)
         i, j = cells[rng.integers(0, len(cells))]
         x, z = self.grid.centre(i, j)
-        return np.array([x, self.bounds[0][1] + DEFAULT_EYE_HEIGHT, z])
+        return np.array([x, self.grid.floor_at(i, j) + DEFAULT_EYE_HEIGHT, z])
 
 
 class ProceduralScene(Scene):

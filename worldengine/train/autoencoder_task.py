@@ -8,6 +8,7 @@ from typing import Iterator
 import torch
 
 from worldengine.model.autoencoder import AUTOENCODER_SIZES, AutoencoderConfig, CubeAutoencoder, pack_rgbd
+from worldengine.model.checkpoint import load_autoencoder
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS, check_disjoint
 from worldengine.train.data import batches, recorded_cubemaps, rendered_cubemaps
 
@@ -16,18 +17,40 @@ STAT_BATCHES = 8
 
 
 class AutoencoderTask:
+    """Train an autoencoder from scratch, or (`init`) go on from a trained one.
+
+    decoder_only: train the decoder of `init` and keep its encoder and latent statistics,
+    so its latents (and every generator and memory built on them) stay valid while the
+    decoded pictures, the engine's ceiling, improve.
+    """
+
     kind = "autoencoder"
 
     def __init__(self, config: AutoencoderConfig, batch_size: int, data: str = "render",
-                 train_seeds: range = TRAIN_SCENE_SEEDS, heldout_seeds: range = HELDOUT_SCENE_SEEDS):
+                 train_seeds: range = TRAIN_SCENE_SEEDS, heldout_seeds: range = HELDOUT_SCENE_SEEDS,
+                 init: str | Path | None = None, decoder_only: bool = False):
         check_disjoint(train_seeds, heldout_seeds)
+        if decoder_only and init is None:
+            raise ValueError("training the decoder only needs a trained autoencoder to start from (init)")
+        self.init = None if init is None else load_autoencoder(init)  # a bad folder fails before any training
+        if self.init is not None and self.init.config != config:
+            raise ValueError(f"the autoencoder at {init} has config {self.init.config.to_dict()}, "
+                             f"not the size asked for {config.to_dict()}")
         self.config, self.batch_size, self.data = config, batch_size, data
         self.train_seeds, self.heldout_seeds = train_seeds, heldout_seeds
+        self.init_path, self.decoder_only = None if init is None else str(init), decoder_only
 
     def build_model(self) -> torch.nn.Module:
-        return CubeAutoencoder(self.config)
+        model = CubeAutoencoder(self.config)
+        if self.init is not None:
+            model.load_state_dict(self.init.state_dict())
+        if self.decoder_only:
+            model.encoder.requires_grad_(False)
+        return model
 
     def batches(self, seed: int, rank: int, world_size: int) -> Iterator[dict]:
+        if self.decoder_only and world_size > 1:
+            raise ValueError("training the decoder only runs in one process, not under torchrun")
         if self.data == "render":
             stream = rendered_cubemaps(self.train_seeds, self.config.face_size, seed, rank)
         else:
@@ -37,18 +60,27 @@ class AutoencoderTask:
 
     def loss(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
         x = batch["x"].to(next(model.parameters()).device)
-        error = (model(x) - x).abs()
+        if self.decoder_only:  # one process (batches() refuses DDP): decode is not DDP's forward
+            with torch.no_grad():
+                z = model.encode(x)
+            error = (model.decode(z) - x).abs()
+        else:
+            error = (model(x) - x).abs()
         rgb, depth = error[:, :, :3].mean(), error[:, :, 3].mean()
         return rgb + DEPTH_WEIGHT * depth, {"loss_rgb": rgb.detach(), "loss_depth": depth.detach()}
 
     def meta(self) -> dict:
         return {"kind": self.kind, "config": self.config.to_dict(),
                 "train_seeds": [self.train_seeds.start, self.train_seeds.stop],
-                "heldout_seeds": [self.heldout_seeds.start, self.heldout_seeds.stop], "data": self.data}
+                "heldout_seeds": [self.heldout_seeds.start, self.heldout_seeds.stop], "data": self.data,
+                "init": self.init_path, "decoder_only": self.decoder_only}
 
     @torch.no_grad()
     def finish(self, model: CubeAutoencoder, out: Path) -> dict:
-        """Store latent shift and scale from training batches so latents are ~unit variance."""
+        """Store latent shift and scale from training batches so latents are ~unit variance
+        (decoder only: keep the ones the encoder's latents were normalised with)."""
+        if self.decoder_only:
+            return {"latent_shift": model.latent_shift.tolist(), "latent_scale": model.latent_scale.tolist()}
         stream = self.batches(seed=12345, rank=0, world_size=1)
         device = next(model.parameters()).device
         raw = torch.cat([model.encoder(next(stream)["x"].to(device)) for _ in range(STAT_BATCHES)])

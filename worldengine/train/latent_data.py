@@ -42,9 +42,12 @@ _COMPRESSORS = (ZstdCodec(level=3),)
 
 
 def autoencoder_digest(autoencoder: CubeAutoencoder) -> str:
-    """A short digest of the autoencoder's weights: latents of another one are not interchangeable."""
+    """A short digest of what makes the latents (encoder weights and latent statistics):
+    latents of another encoder are not interchangeable; a retrained decoder reads them all."""
     digest = hashlib.sha256()
     for name, tensor in sorted(autoencoder.state_dict().items()):
+        if name.startswith("decoder."):
+            continue
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().float().numpy().tobytes())
     return digest.hexdigest()[:16]

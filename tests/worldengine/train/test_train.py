@@ -107,3 +107,38 @@ def test_resume_refuses_a_checkpoint_torn_between_its_files(tmp_path):
     (tmp_path / "run" / "config.json").write_text(json.dumps(meta))
     with pytest.raises(ValueError, match="inconsistent"):
         train(AutoencoderTask(SMALL, 1), tmp_path / "run", _config(6, every=2), progress=False)
+
+
+def test_decoder_only_training_keeps_the_latents(tmp_path):
+    """Going on from a trained autoencoder with the decoder only: encoder weights, latent
+    statistics and so the latent digest stay; the decoder changes and its loss falls."""
+    from worldengine.train.latent_data import autoencoder_digest
+
+    train(AutoencoderTask(SMALL, 1), tmp_path / "base", _config(4), progress=False)
+    base = load_autoencoder(tmp_path / "base")
+    task = AutoencoderTask(SMALL, 1, init=tmp_path / "base", decoder_only=True)
+    train(task, tmp_path / "decoder", _config(30), progress=False)
+    tuned = load_autoencoder(tmp_path / "decoder")
+    for name, tensor in base.state_dict().items():
+        same = torch.equal(tensor, tuned.state_dict()[name])
+        assert same == (not name.startswith("decoder.")), name
+    assert autoencoder_digest(tuned) == autoencoder_digest(base)
+    stream = task.batches(seed=99, rank=0, world_size=1)  # pictures the training did not draw
+    held = [next(stream) for _ in range(4)]
+    with torch.no_grad():
+        before = sum(float(task.loss(base, batch)[0]) for batch in held)
+        after = sum(float(task.loss(tuned, batch)[0]) for batch in held)
+    assert after < before
+    meta = json.loads((tmp_path / "decoder" / "config.json").read_text())
+    assert meta["init"] == str(tmp_path / "base") and meta["decoder_only"] is True
+
+
+def test_decoder_only_training_needs_a_matching_start(tmp_path):
+    with pytest.raises(ValueError, match="needs a trained autoencoder"):
+        AutoencoderTask(SMALL, 1, decoder_only=True)
+    train(AutoencoderTask(SMALL, 1), tmp_path / "base", _config(2), progress=False)
+    other = AutoencoderConfig(face_size=16, widths=(8, 16, 32), latent_channels=4)
+    with pytest.raises(ValueError, match="has config"):
+        AutoencoderTask(other, 1, init=tmp_path / "base")
+    with pytest.raises(FileNotFoundError):
+        AutoencoderTask(SMALL, 1, init=tmp_path / "none")
