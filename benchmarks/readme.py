@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from benchmarks import memory as memory_bench
+from benchmarks import scene_mesh as scene_mesh_bench
 from benchmarks.common import RESULTS_DIR, markdown_table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -38,6 +39,14 @@ def render_section(record: dict) -> str:
     table = markdown_table(["backend", "face side S", "poses per call", "cubemaps/s", "p50 ms per call"], rows)
     return (f"### Ground-truth rendering\n\n{table}\n\nThe analytic torch path exists for the GPU machine, "
             "where open3d cannot be installed; on this CPU it is slower than open3d's Embree BVH.\n\n"
+            f"{_provenance(record)}")
+
+
+def scene_mesh_section(record: dict) -> str:
+    return (f"### Scene-v0 on a user's mesh\n\n{scene_mesh_bench.report(record['figures'])}\n\n"
+            "The mesh is the sample plaza as a textured z-up OBJ+MTL, its ground subdivided to about "
+            "100 k triangles; a step renders, samples textures per pixel, collides, settles the body on "
+            "the floor and counts coverage.\n\n"
             f"{_provenance(record)}")
 
 
@@ -146,7 +155,7 @@ def _figure(value) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
-SECTIONS = (("render", render_section), ("memory", memory_section), ("autoencoder", autoencoder_section),
+SECTIONS = (("render", render_section), ("scene_mesh", scene_mesh_section), ("memory", memory_section), ("autoencoder", autoencoder_section),
             ("generator", generator_section), ("throughput", throughput_section), ("closure", closure_section),
             ("explore", explore_section))
 

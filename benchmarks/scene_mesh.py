@@ -45,9 +45,9 @@ def _timed_rounds(envs_by_name: dict, rounds: int, steps_per_round: int) -> dict
     return seconds
 
 
-def measure(face_size: int, rounds: int, steps_per_round: int) -> dict:
+def measure(face_size: int, rounds: int, steps_per_round: int, ground_cells: int = MESH_GROUND_CELLS) -> dict:
     with tempfile.TemporaryDirectory() as folder:
-        path = write_sample_scene(folder, up="z", ground_cells=MESH_GROUND_CELLS)
+        path = write_sample_scene(folder, up="z", ground_cells=ground_cells)
         start = time.perf_counter()
         mesh_env = gym.make("worldengine/Scene-v0", mesh_path=str(path), mesh_up="z", face_size=face_size)
         load_seconds = time.perf_counter() - start
