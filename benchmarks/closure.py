@@ -1,6 +1,6 @@
 """Loop closure: does a generated world stay put when the agent turns, steps, and comes back?
 
-Run: python -m benchmarks.closure [--quick]
+Run: python -m benchmarks.closure [--quick] [--mesh PATH [--mesh-up z] [--mesh-scale S]]
 
 On held-out scenes (rooms and houses, checked against the training range), each from a
 start found by a seeded search: a level pose facing a multiple of 45 degrees with a free
@@ -26,7 +26,8 @@ scenes. "engine" is the default WorldConfig; "body_frame" is the engine before
 position-keyed worlds (generated in the body frame, point-splatted memory, memory not
 authoritative), for the ratio. Writes benchmarks/results/closure.json and closure.png
 (per scene: start | after the full turn | retrace return | ground truth at the step |
-generated step, as equirect rows).
+generated step, as equirect rows). With --mesh, the one scene is your mesh (its ground
+truth the mesh itself), and the files are closure_mesh.json and closure_mesh.png.
 """
 
 from __future__ import annotations
@@ -52,7 +53,7 @@ from worldengine.geometry.pose import pose_from_yaw_pitch, yaw_pitch_from_pose
 from worldengine.model.autoencoder import pack_rgbd
 from worldengine.model.checkpoint import load_world_generator
 from worldengine.model.generate import CubeGenerator
-from worldengine.scenes import ProceduralScene, render_cubemaps
+from worldengine.scenes import MeshScene, ProceduralScene, Scene, render_cubemaps
 from worldengine.scenes.layout import generate_layout
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, check_heldout
 from worldengine.world import StartFrame, WorldConfig, WorldModel
@@ -76,13 +77,24 @@ FULL = ClosureConfig()
 QUICK = ClosureConfig(per_kind=1, retraces=(4, 12))
 
 
-def straight_start(scene: ProceduralScene, moves: int, motion: MotionConfig, tries: int) -> np.ndarray | None:
-    """A level start pose (4, 4) facing a multiple of 45 degrees with `moves` free moves ahead, or None."""
+def _seed(scene: Scene) -> int:
+    return getattr(scene, "seed", 0)
+
+
+def scene_label(scene: Scene) -> dict[str, Any]:
+    if isinstance(scene, MeshScene):
+        return {"mesh": str(scene.path), "mesh_up": scene.up, "mesh_scale": scene.scale}
+    return {"seed": scene.seed, "kind": scene.layout.kind}
+
+
+def straight_start(scene: Scene, moves: int, motion: MotionConfig, tries: int) -> np.ndarray | None:
+    """A level start pose (4, 4) facing a multiple of 45 degrees with `moves` free moves ahead
+    on one floor, or None."""
     cells = np.argwhere(scene.grid.free)
-    rng = np.random.default_rng(scene.seed)
+    rng = np.random.default_rng(_seed(scene))
     for index in rng.permutation(len(cells))[:tries]:
         x, z = scene.grid.centre(*cells[index])
-        eye = np.array([x, scene.bounds[0][1] + motion.eye_height, z])
+        eye = np.array([x, scene.grid.floor_at(*cells[index]) + motion.eye_height, z])
         for k in range(HEADINGS):
             yaw = k * 2 * math.pi / HEADINGS
             ahead = np.array([-math.sin(yaw), 0.0, -math.cos(yaw)])
@@ -155,8 +167,9 @@ def _walk(world: WorldModel, path: list[tuple[np.ndarray, int]]) -> tuple[list, 
     return frames, ms
 
 
-def _truth(scene: ProceduralScene, pose: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    frame = render_cubemaps(scene, torch.as_tensor(pose), size, "torch")
+def _truth(scene: Scene, pose: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    backend = "torch" if "torch" in scene.backends else "auto"  # procedural: the analytic shapes
+    frame = render_cubemaps(scene, torch.as_tensor(pose), size, backend)
     return frame.rgb.numpy(), frame.depth.numpy().astype(np.float32)
 
 
@@ -180,7 +193,7 @@ def autoencoder_round_trip(generator: CubeGenerator, rgb: np.ndarray, depth: np.
     return (generator.decode(latents)[0][0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
 
 
-def run_scene(generator: CubeGenerator, scene: ProceduralScene, start_pose: np.ndarray, config: ClosureConfig,
+def run_scene(generator: CubeGenerator, scene: Scene, start_pose: np.ndarray, config: ClosureConfig,
               settings: dict) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Every figure of one world configuration on one scene, and the frames to look at."""
     motion, size = MotionConfig(), generator.autoencoder.config.face_size
@@ -188,7 +201,7 @@ def run_scene(generator: CubeGenerator, scene: ProceduralScene, start_pose: np.n
     world = WorldModel(generator, 1, WorldConfig(sampler=generator.sampler, **settings))
     figures, pictures = {}, {}
     try:
-        world.reset(0, start, seed=scene.seed)
+        world.reset(0, start, seed=_seed(scene))
         turns = turn_path(start_pose, config.turn_steps, motion)
         frames, turn_ms = _walk(world, turns)
         figures["turn_return_psnr"] = psnr(frames[-1].rgb, start.rgb)
@@ -197,7 +210,7 @@ def run_scene(generator: CubeGenerator, scene: ProceduralScene, start_pose: np.n
                                                           for f, (p, _) in zip(frames, turns))
         pictures["turned"] = frames[-1].rgb
 
-        world.reset(0, start, seed=scene.seed)
+        world.reset(0, start, seed=_seed(scene))
         ahead = _moved(start_pose, motion.move_step)
         truth_rgb, truth_depth = _truth(scene, ahead, size)
         pictures["warp"], figures["warp_coverage"] = memory_alone(world, ahead)
@@ -210,7 +223,7 @@ def run_scene(generator: CubeGenerator, scene: ProceduralScene, start_pose: np.n
 
         figures["retrace_return_psnr"], figures["retrace_return_ssim"], figures["retrace_return_depth_absrel"] = {}, {}, {}
         for moves in config.retraces:
-            world.reset(0, start, seed=scene.seed)
+            world.reset(0, start, seed=_seed(scene))
             path = retrace_path(start_pose, moves, motion)
             frames, ms = _walk(world, path)
             figures["retrace_return_psnr"][str(moves)] = psnr(frames[-1].rgb, start.rgb)
@@ -236,17 +249,25 @@ def _mean_figures(per_scene: list[dict]) -> dict[str, Any]:
     return out
 
 
-def run(generator: CubeGenerator, config: ClosureConfig, results_dir: Path) -> dict[str, Any]:
+def mesh_scenes(mesh: MeshScene, config: ClosureConfig, motion: MotionConfig) -> list[tuple[Scene, np.ndarray]]:
+    start = straight_start(mesh, max(config.retraces), motion, config.candidates)
+    if start is None:
+        raise ValueError(f"{mesh.path}: no straight free path of {max(config.retraces)} moves on one floor")
+    return [(mesh, start)]
+
+
+def run(generator: CubeGenerator, config: ClosureConfig, results_dir: Path, mesh: MeshScene | None = None,
+        name: str = "closure") -> dict[str, Any]:
     motion, size = MotionConfig(), generator.autoencoder.config.face_size
     began = time.perf_counter()
-    scenes = closure_scenes(config, motion)
+    scenes = closure_scenes(config, motion) if mesh is None else mesh_scenes(mesh, config, motion)
     per_config: dict[str, list[dict]] = {name: [] for name in CONFIGS}
     ae_psnr, ae_ssim, rows = [], [], []
     for scene, start_pose in scenes:
-        for name, settings in CONFIGS.items():
+        for config_name, settings in CONFIGS.items():
             figures, pictures = run_scene(generator, scene, start_pose, config, settings)
-            per_config[name].append({"scene_seed": scene.seed, **figures})
-            if name == "engine":
+            per_config[config_name].append({"scene": scene_label(scene), **figures})
+            if config_name == "engine":
                 rows.append(np.vstack([equirect_image(pictures[k], 2 * size)
                                        for k in ("start", "turned", "retrace", "step_truth", "step")]))
         for pose in (start_pose, _moved(start_pose, motion.move_step)):
@@ -255,13 +276,13 @@ def run(generator: CubeGenerator, config: ClosureConfig, results_dir: Path) -> d
             ae_psnr.append(psnr(decoded, rgb))
             ae_ssim.append(ssim(decoded, rgb))
     results_dir.mkdir(parents=True, exist_ok=True)
-    imageio.imwrite(results_dir / "closure.png", np.hstack(rows))
-    engine = _mean_figures([{k: v for k, v in s.items() if k != "scene_seed"} for s in per_config["engine"]])
+    imageio.imwrite(results_dir / f"{name}.png", np.hstack(rows))
+    engine = _mean_figures([{k: v for k, v in s.items() if k != "scene"} for s in per_config["engine"]])
     figures = {**engine, "ae_psnr": statistics.mean(ae_psnr), "ae_ssim": statistics.mean(ae_ssim),
-               "configs": {name: _mean_figures([{k: v for k, v in s.items() if k != "scene_seed"} for s in runs])
-                           for name, runs in per_config.items()},
+               "configs": {c: _mean_figures([{k: v for k, v in s.items() if k != "scene"} for s in runs])
+                           for c, runs in per_config.items()},
                "per_scene": per_config,
-               "scenes": [{"seed": s.seed, "kind": s.layout.kind, "start": p.tolist()} for s, p in scenes],
+               "scenes": [{**scene_label(s), "start": p.tolist()} for s, p in scenes],
                "retraces": list(config.retraces), "turn_steps": config.turn_steps,
                "sampler_steps": generator.sampler.steps, "wall_s": time.perf_counter() - began}
     return figures
@@ -277,7 +298,7 @@ def report(f: dict[str, Any]) -> str:
             rows.append([f"retrace_return_{kind}[{moves}]",
                          *(f"{f['configs'][n][f'retrace_return_{kind}'][str(moves)]:.3f}" for n in names)])
     rows.append(["ae_psnr / ae_ssim (ceiling)", *([f"{f['ae_psnr']:.2f} / {f['ae_ssim']:.3f}"] * len(names))])
-    scenes = ", ".join(f"{s['seed']} ({s['kind']})" for s in f["scenes"])
+    scenes = ", ".join(f"{s['seed']} ({s['kind']})" if "seed" in s else s["mesh"] for s in f["scenes"])
     return markdown_table(["figure (mean over scenes)", *names], rows) + f"\n\nscenes: {scenes}"
 
 
@@ -286,11 +307,18 @@ def main(argv: Sequence[str] | None = None, generator: CubeGenerator | None = No
     parser = argparse.ArgumentParser(prog="python -m benchmarks.closure", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="one room, one house, retraces of 4 and 12")
     parser.add_argument("--results-dir", type=Path, default=None, help="where closure.json and closure.png go")
+    parser.add_argument("--mesh", default=None, help="measure on your mesh instead (writes closure_mesh.json)")
+    parser.add_argument("--mesh-up", default="y", choices=["y", "z"], help="the mesh file's up axis")
+    parser.add_argument("--mesh-scale", type=float, default=1.0, help="metres per mesh file unit")
     args = parser.parse_args(argv)
+    mesh = MeshScene(args.mesh, args.mesh_up, args.mesh_scale) if args.mesh else None
     generator = generator or load_world_generator()
     folder = args.results_dir or RESULTS_DIR
-    figures = run(generator, config or (QUICK if args.quick else FULL), folder)
-    publish("closure", figures, report(figures), bench_command("closure", args.quick), folder, also=" and closure.png")
+    name = "closure" if mesh is None else "closure_mesh"
+    figures = run(generator, config or (QUICK if args.quick else FULL), folder, mesh, name)
+    flags = [] if mesh is None else [f"--mesh {args.mesh}", f"--mesh-up {args.mesh_up}",
+                                     *([f"--mesh-scale {args.mesh_scale:g}"] if args.mesh_scale != 1.0 else [])]
+    publish(name, figures, report(figures), bench_command("closure", args.quick, *flags), folder, also=f" and {name}.png")
     return figures
 
 

@@ -38,3 +38,16 @@ def test_closure_runs_and_a_full_turn_is_exact(tmp_path, capsys):
     assert engine["ms_turn_step"] < before["ms_turn_step"]  # a turn resamples; it runs no generator
     assert figures["turn_return_ssim"] == engine["turn_return_ssim"]
     assert "| turn_return_ssim |" in capsys.readouterr().out
+
+
+def test_closure_on_a_users_mesh(tmp_path, capsys):
+    from worldengine.scenes.sample_mesh import write_sample_scene
+
+    mesh = write_sample_scene(tmp_path / "plaza", up="z", ground_cells=4)
+    closure.main(["--results-dir", str(tmp_path), "--mesh", str(mesh), "--mesh-up", "z"],
+                 generator=make_tiny_generator(), config=TINY)
+    record = json.loads((tmp_path / "closure_mesh.json").read_text())
+    saved = record["figures"]
+    assert saved["scenes"][0]["mesh"] == str(mesh) and (tmp_path / "closure_mesh.png").stat().st_size > 0
+    assert saved["configs"]["engine"]["turn_return_ssim"] == pytest.approx(1.0)
+    assert "--mesh-up z" in record["command"] and not (tmp_path / "closure.json").exists()
