@@ -22,7 +22,8 @@ exact start pose and heading. Per world configuration (CONFIGS, all in the same 
 
 The ceiling, in the same run: ae_psnr / ae_ssim, the autoencoder's round trip of the same
 ground-truth frames (the start frames and the step frames). Figures are means over the
-scenes. "engine" is the default WorldConfig; "body_frame" is the engine before
+scenes. "engine" is the default WorldConfig; "unrefined" the engine without its learned
+refiner (covered cells are the warped memory as it is); "body_frame" is the engine before
 position-keyed worlds (generated in the body frame, point-splatted memory, memory not
 authoritative), for the ratio. Writes benchmarks/results/closure.json and closure.png
 (per scene: start | after the full turn | retrace return | ground truth at the step |

@@ -14,10 +14,12 @@ from typing import Any
 import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# World configurations compared in one run: the engine as it is, and the engine before
-# position-keyed worlds (generated in the body frame, point-splatted memory, memory not authoritative).
+# World configurations compared in one run: the engine as it is, the engine without its learned
+# refiner (covered cells are the warped memory as it is), and the engine before position-keyed
+# worlds (generated in the body frame, point-splatted memory, memory not authoritative).
 ENGINES: dict[str, dict[str, Any]] = {
     "engine": {},
+    "unrefined": {"refine": False},
     "body_frame": {"world_aligned": False, "footprint": False, "anchored": False, "voxel_size": 0.1},
 }
 RESULTS_DIR = REPO_ROOT / "benchmarks" / "results"

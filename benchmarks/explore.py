@@ -23,8 +23,9 @@ figures average over revisit steps; drift bins them by time since first visit.
 Ablations, all in the same run on the same trajectories (ABLATIONS): latent (ours:
 sequential faces, tokens within 12 m), no_memory (history frames only), rgb_points (an
 explicit RGB point cloud at pixel resolution, rendered and encoded every step), joint (all
-faces at once), the retrieval policies nearest_frames and recent, and body_frame (the
-engine before position-keyed worlds: benchmarks.common.ENGINES). Each ablation's revisit
+faces at once), the retrieval policies nearest_frames and recent, unrefined (the engine
+without its learned refiner) and body_frame (the engine before position-keyed worlds:
+benchmarks.common.ENGINES). Each ablation's revisit
 PSNR and SSIM are also given as gains over no_memory. The sequential
 ablations share one generator batch (one world each); timing is taken separately, each
 ablation alone (batch 1) for `timed_steps` steps at the end of the long walk, where its
@@ -73,6 +74,7 @@ ABLATIONS = {  # name: (generation mode, memory kind, retrieval, world configura
     "joint": ("joint", "latent", "radius", "engine"),
     "nearest_frames": ("sequential", "latent", "nearest_frames", "engine"),
     "recent": ("sequential", "latent", "recent", "engine"),
+    "unrefined": ("sequential", "latent", "radius", "unrefined"),
     "body_frame": ("sequential", "latent", "radius", "body_frame"),
 }
 DRIFT_BINS = (0, 25, 50, 100, 200, 400, 10_000)  # steps since first visit

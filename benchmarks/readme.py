@@ -145,7 +145,8 @@ def closure_section(record: dict) -> str:
             f"{markdown_table(['target (engine)', 'wanted', ''], rows)}\n\n"
             "Each world starts from its scene's ground-truth frame; ae_psnr / ae_ssim is the autoencoder's round trip "
             "of the same ground-truth frames, the ceiling of anything decoded. `engine` is the default WorldConfig; "
-            "`body_frame` is the engine before position-keyed worlds, in the same run. Rows of closure.png, per scene: "
+            "`unrefined` is the engine without its learned refiner (covered cells are the warped memory as it is) and "
+            "`body_frame` the engine before position-keyed worlds, in the same run. Rows of closure.png, per scene: "
             "start, after the full turn, the return of the longest retrace, ground truth one step ahead, the "
             "generated step.\n\n![closure](benchmarks/results/closure.png)\n\n"
             f"{_provenance(record)}")

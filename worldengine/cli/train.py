@@ -11,27 +11,31 @@ from pathlib import Path
 from worldengine.model.autoencoder import AUTOENCODER_SIZES
 from worldengine.model.checkpoint import DEFAULT_AUTOENCODER
 from worldengine.model.dit import MODEL_SIZES
+from worldengine.model.refiner import REFINER_SIZES
 from worldengine.train import AutoencoderTask, TrainConfig, train
 from worldengine.train.run_card import write_run_card
 
-HELP = ("train a model: `worldengine train autoencoder --out DIR` or `worldengine train generator --out DIR` "
+HELP = ("train a model: `worldengine train autoencoder|generator|refiner --out DIR` "
         "(torchrun --nproc-per-node N ... for DDP)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", choices=["autoencoder", "generator"], help="which model to train")
+    parser.add_argument("model", choices=["autoencoder", "generator", "refiner"], help="which model to train")
     parser.add_argument("--out", required=True, help="checkpoint folder (a run there is resumed)")
     parser.add_argument("--size", default="default", help=f"named model size: autoencoder {sorted(AUTOENCODER_SIZES)}, "
-                                                          f"generator {sorted(MODEL_SIZES)}")
+                                                          f"generator {sorted(MODEL_SIZES)}, refiner {sorted(REFINER_SIZES)}")
     parser.add_argument("--data", default=None, help="autoencoder: 'render' (default) or a trajectory store; "
-                                                     "generator: a latent store (default OUT/data/latents.zarr, built if missing)")
+                                                     "generator: a latent store (default OUT/data/latents.zarr, built if missing); "
+                                                     "refiner: its pairs (default OUT/data/pairs.safetensors, built if missing)")
     parser.add_argument("--steps", type=int, default=4000, help="optimiser steps (default 4000)")
     parser.add_argument("--batch-size", type=int, default=2, help="samples per step and process (default 2)")
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
     parser.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights and data stream")
     parser.add_argument("--autoencoder", default=str(DEFAULT_AUTOENCODER), help="generator: the frozen autoencoder")
-    parser.add_argument("--scenes", type=int, default=48, help="generator: training scenes walked and encoded (seeds 0..N-1)")
+    parser.add_argument("--scenes", type=int, default=48,
+                        help="generator: training scenes walked and encoded; refiner: scenes of its pairs (seeds 0..N-1)")
+    parser.add_argument("--pairs-per-scene", type=int, default=16, help="refiner: warp/ground-truth pairs per scene")
     parser.add_argument("--walk-steps", type=int, default=150, help="generator: explorer steps per scene walk")
     parser.add_argument("--history-noise", type=float, default=0.0,
                         help="generator: max std of Gaussian noise on history latents (default 0)")
@@ -42,7 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _sizes(model: str) -> dict:
-    return AUTOENCODER_SIZES if model == "autoencoder" else MODEL_SIZES
+    return {"autoencoder": AUTOENCODER_SIZES, "generator": MODEL_SIZES, "refiner": REFINER_SIZES}[model]
 
 
 def _task(args: argparse.Namespace):
@@ -60,6 +64,8 @@ def _task(args: argparse.Namespace):
 
     if args.scenes <= 0 or args.walk_steps <= 0:
         raise ValueError("--scenes and --walk-steps must be positive")
+    if args.model == "refiner":
+        return _refiner_task(args)
     autoencoder = load_autoencoder(args.autoencoder)
     data = Path(args.data) if args.data else Path(args.out) / "data" / "latents.zarr"
     seeds = [TRAIN_SCENE_SEEDS[i] for i in range(args.scenes)]
@@ -72,6 +78,23 @@ def _task(args: argparse.Namespace):
                          f"{autoencoder.config.face_size // autoencoder.config.stride})")
     return GeneratorTask(config, args.batch_size, data, autoencoder_digest(autoencoder),
                          WindowSampling(history_noise=args.history_noise))
+
+
+def _refiner_task(args: argparse.Namespace):
+    from worldengine.model.checkpoint import DEFAULT_GENERATOR, load_world_generator
+    from worldengine.scenes.seeds import TRAIN_SCENE_SEEDS
+    from worldengine.train.latent_data import autoencoder_digest
+    from worldengine.train.refiner_data import build_refiner_pairs
+    from worldengine.train.refiner_task import RefinerTask
+
+    if args.pairs_per_scene <= 0:
+        raise ValueError("--pairs-per-scene must be positive")
+    generator = load_world_generator(DEFAULT_GENERATOR, args.autoencoder, refiner=None)  # its world writes and warps
+    config = REFINER_SIZES[args.size]
+    data = Path(args.data) if args.data else Path(args.out) / "data" / "pairs.safetensors"
+    seeds = [TRAIN_SCENE_SEEDS[i] for i in range(args.scenes)]
+    build_refiner_pairs(data, generator, seeds, args.pairs_per_scene, progress=not args.no_progress)
+    return RefinerTask(config, args.batch_size, data, generator.autoencoder, autoencoder_digest(generator.autoencoder))
 
 
 def run(args: argparse.Namespace) -> int:

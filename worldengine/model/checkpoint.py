@@ -19,10 +19,12 @@ from safetensors.torch import load_file
 from worldengine.model.autoencoder import AutoencoderConfig, CubeAutoencoder
 from worldengine.model.dit import CubeDiT, CubeDiTConfig
 from worldengine.model.generate import CubeGenerator
+from worldengine.model.refiner import LatentRefiner, RefinerConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_AUTOENCODER = ROOT / "checkpoints" / "autoencoder"
 DEFAULT_GENERATOR = ROOT / "checkpoints" / "generator"
+DEFAULT_REFINER = ROOT / "checkpoints" / "refiner"
 
 
 def read_meta(directory: Path) -> dict:
@@ -84,12 +86,22 @@ def load_generator(directory: str | Path, device=None) -> CubeDiT:
     return load_model(directory, "generator", lambda c: CubeDiT(CubeDiTConfig.from_dict(c)), device)
 
 
+def load_refiner(directory: str | Path, device=None) -> LatentRefiner:
+    """A trained latent refiner from a checkpoint folder (safetensors + config.json)."""
+    return load_model(directory, "refiner", lambda c: LatentRefiner(RefinerConfig.from_dict(c)), device)
+
+
 def load_world_generator(generator: str | Path = DEFAULT_GENERATOR, autoencoder: str | Path = DEFAULT_AUTOENCODER,
-                         device=None) -> CubeGenerator:
-    """The generator and autoencoder checkpoints a world runs on (the shipped ones by
-    default); a missing or corrupt checkpoint raises FileNotFoundError / ValueError."""
-    return CubeGenerator(load_generator(generator, device), load_autoencoder(autoencoder, device))
+                         device=None, refiner: str | Path | None = DEFAULT_REFINER) -> CubeGenerator:
+    """The generator, autoencoder and refiner checkpoints a world runs on (the shipped ones
+    by default; refiner None: covered cells are the warped memory as it is, and so they are
+    when no refiner is shipped); a missing or corrupt checkpoint raises FileNotFoundError /
+    ValueError."""
+    shipped_absent = refiner is not None and Path(refiner) == DEFAULT_REFINER and not DEFAULT_REFINER.exists()
+    refine = None if refiner is None or shipped_absent else load_refiner(refiner, device)
+    return CubeGenerator(load_generator(generator, device), load_autoencoder(autoencoder, device), refiner=refine)
 
 
-__all__ = ["DEFAULT_AUTOENCODER", "DEFAULT_GENERATOR", "load_autoencoder", "load_generator", "load_model",
+__all__ = ["DEFAULT_AUTOENCODER", "DEFAULT_GENERATOR", "DEFAULT_REFINER", "load_autoencoder", "load_generator",
+           "load_model", "load_refiner",
            "load_state_dict_strict", "load_tensors", "load_world_generator", "read_meta"]

@@ -26,6 +26,7 @@ from worldengine.model.autoencoder import CubeAutoencoder, unpack_rgbd
 from worldengine.model.dit import CubeDiT, CubeDiTConfig, DiTInput
 from worldengine.model.flow import SamplerConfig, guided, sample, velocity_from_clean
 from worldengine.model.plucker import plucker_rays
+from worldengine.model.refiner import LatentRefiner
 from worldengine.model.seams import blend_seams
 
 Mode = Literal["sequential", "joint"]
@@ -89,11 +90,15 @@ class CubeGenerator:
     """CubeDiT + sampler + autoencoder decoder: WindowContext -> GeneratedWindow."""
 
     def __init__(self, model: CubeDiT, autoencoder: CubeAutoencoder, sampler: SamplerConfig = SamplerConfig(),
-                 blend_width: int = 4):
+                 blend_width: int = 4, refiner: LatentRefiner | None = None):
         if model.config.latent_channels != autoencoder.config.latent_channels:
             raise ValueError(f"generator makes {model.config.latent_channels} latent channels, the autoencoder "
                              f"decodes {autoencoder.config.latent_channels}")
+        if refiner is not None and refiner.config.latent_channels != autoencoder.config.latent_channels:
+            raise ValueError(f"the refiner makes {refiner.config.latent_channels} latent channels, the autoencoder "
+                             f"decodes {autoencoder.config.latent_channels}")
         self.model, self.autoencoder = model.eval(), autoencoder.eval()
+        self.refiner = None if refiner is None else refiner.eval()
         self.sampler, self.blend_width = sampler, blend_width
 
     def _check(self, context: WindowContext) -> None:
@@ -126,16 +131,18 @@ class CubeGenerator:
 
     @torch.no_grad()
     def latents(self, context: WindowContext, mode: Mode = "sequential", generator: Generators = None,
-                anchored: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                anchored: bool = False, remembered: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Sample the window's latents (B, F, C, s, s) and the generation order (B, F).
 
         `generator`: one torch.Generator for the batch's noise, or one per world (then a
         world's sample does not depend on which other worlds share its batch).
-        `anchored`: keep what the memory covers (module docstring)."""
+        `anchored`: keep what the memory covers (module docstring); `remembered` (B, F, C,
+        s, s): what covered cells are (the refined memory), by default the warped memory."""
         if not anchored:
             return self._sample(context, mode, generator)
         c = self.model.config.latent_channels
-        remembered, mask = context.memory[:, :, :c], context.memory[:, :, -1:].bool()  # (B, F, C|1, s, s)
+        mask = context.memory[:, :, -1:].bool()  # (B, F, 1, s, s)
+        remembered = context.memory[:, :, :c] if remembered is None else remembered
         full = mask.flatten(2).all(dim=2)  # (B, F) faces the memory covers entirely
         if full.all():  # nothing unseen: no network call, the order is the coverage order
             return remembered.clone(), torch.argsort(-context.coverage, dim=1, stable=True)
@@ -199,4 +206,5 @@ class CubeGenerator:
 
     def with_sampler(self, **changes) -> "CubeGenerator":
         """The same generator with other sampler settings (steps, method, guidance)."""
-        return CubeGenerator(self.model, self.autoencoder, replace(self.sampler, **changes), self.blend_width)
+        return CubeGenerator(self.model, self.autoencoder, replace(self.sampler, **changes), self.blend_width,
+                             self.refiner)

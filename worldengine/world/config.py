@@ -34,7 +34,9 @@ class WorldConfig:
     are resampled from it, and a step that only turns or looks runs no generator.
     footprint: a memory token covers the cells its patch of surface spans (no cracks).
     anchored: the memory is authoritative where it covers: covered cells are the memory's,
-    only unseen cells are sampled, and a face the memory covers runs no sampler."""
+    only unseen cells are sampled, and a face the memory covers runs no sampler.
+    refine: covered cells pass through the generator's learned refiner (if it has one),
+    which turns warped latents into the new view's (worldengine.model.refiner)."""
 
     mode: str = "sequential"
     sampler: SamplerConfig = field(default_factory=SamplerConfig)
@@ -52,6 +54,7 @@ class WorldConfig:
     world_aligned: bool = True
     footprint: bool = True
     anchored: bool = True
+    refine: bool = True
 
     def __post_init__(self) -> None:
         if self.memory not in MEMORY_KINDS:

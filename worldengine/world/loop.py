@@ -33,6 +33,7 @@ from worldengine.geometry.cube import NUM_FACES, face_rotations
 from worldengine.geometry.pose import check_rigid
 from worldengine.model.autoencoder import pack_rgbd
 from worldengine.model.generate import CubeGenerator, WindowContext, memory_input
+from worldengine.model.refiner import refiner_input
 from worldengine.world.collision import MemoryCollider
 from worldengine.world.config import WorldConfig
 from worldengine.world.frame import Frame
@@ -228,17 +229,21 @@ class WorldModel:
         return LatentRecall(memory, self.config.memory_radius, retrieval, margin, self.config.footprint)
 
     def _context(self, indices: list[int], rates: list[np.ndarray]) -> tuple[WindowContext, list[Seen | None],
-                                                                               list[float], torch.Tensor]:
+                                                                               list[float], torch.Tensor, torch.Tensor | None]:
         """The batched window context of worlds `indices` at their current poses, what
         each memory read found remembered (for the write policy), the ms each read took,
-        and what to scale the decoded depth of each remembered cell by (B, F, s, s)."""
-        memories, seen, read_ms, scales = [], [], [], []
+        what to scale the decoded depth of each remembered cell by (B, F, s, s), and the
+        refined memory (B, F, C, s, s) if the refiner runs (else None)."""
+        memories, seen, read_ms, scales, refiner_inputs = [], [], [], [], []
+        refining = self._refining()
         for i in indices:
             world = self.world(i)
             start = time.perf_counter()
             warped, found = world.recall.read(self._cube_pose(world), self.rotations, self.model_config.latent_size)
             memories.append(memory_input(warped, self.model_config))
             scales.append(warped.decoded_depth_scale())
+            if refining:
+                refiner_inputs.append(refiner_input(warped))
             seen.append(found)
             read_ms.append((time.perf_counter() - start) * 1e3)
         worlds = [self.world(i) for i in indices]
@@ -247,7 +252,15 @@ class WorldModel:
             history=torch.stack([w.history for w in worlds]), history_poses=torch.stack([w.history_poses for w in worlds]),
             history_present=torch.stack([w.history_present for w in worlds]),
             action=torch.from_numpy(np.stack(rates)).float())
-        return context, seen, read_ms, torch.stack(scales)
+        refined = None
+        if refining:
+            with torch.no_grad():
+                refined = self.generator.refiner(torch.stack(refiner_inputs))
+        return context, seen, read_ms, torch.stack(scales), refined
+
+    def _refining(self) -> bool:
+        """Whether covered cells go through the generator's refiner (anchored worlds with one)."""
+        return self.config.anchored and self.config.refine and self.generator.refiner is not None
 
     def _observe(self, indices: list[int], rates: list[np.ndarray]) -> dict[int, Frame]:
         """Each of `indices` at its new pose: generated where it stands somewhere new (all in
@@ -285,15 +298,16 @@ class WorldModel:
     def _advance(self, indices: list[int], rates: list[np.ndarray]) -> list[Frame]:
         """Generate, decode and write back one cube for each of `indices` at its position;
         its body-frame faces are the observation."""
-        context, seen, read_ms, depth_scales = self._context(indices, rates)
+        context, seen, read_ms, depth_scales, refined = self._context(indices, rates)
         worlds = [self.world(i) for i in indices]
         start = time.perf_counter()
         latents, order = self.generator.latents(context, self.config.mode, [w.noise for w in worlds],
-                                                anchored=self.config.anchored)
+                                                anchored=self.config.anchored, remembered=refined)
         generate_ms = (time.perf_counter() - start) * 1e3
         start = time.perf_counter()
         rgb, depth = self.generator.decode(latents)  # (B, F, S, S, 3) in [0, 1], (B, F, S, S)
-        if self.config.anchored:  # remembered cells decode to their writer's depth: rescale to this viewpoint
+        if self.config.anchored and refined is None:  # remembered cells decode to their writer's depth (the
+            # refiner's are this view's already): rescale to this viewpoint
             k = depth.shape[-1] // depth_scales.shape[-1]
             depth = depth * depth_scales.repeat_interleave(k, -1).repeat_interleave(k, -2)
         decode_ms = (time.perf_counter() - start) * 1e3

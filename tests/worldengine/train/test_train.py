@@ -142,3 +142,31 @@ def test_decoder_only_training_needs_a_matching_start(tmp_path):
         AutoencoderTask(other, 1, init=tmp_path / "base")
     with pytest.raises(FileNotFoundError):
         AutoencoderTask(SMALL, 1, init=tmp_path / "none")
+
+
+def test_refiner_pairs_and_training(tmp_path):
+    """Pairs are the engine's warp of a ground-truth frame to a nearby view with that view's
+    ground truth; a rerun keeps the file; the refiner trains on them and its loss falls."""
+    from tests.conftest import make_tiny_generator
+    from worldengine.model.refiner import RefinerConfig
+    from worldengine.train.refiner_data import build_refiner_pairs, load_refiner_pairs
+    from worldengine.train.refiner_task import RefinerTask
+
+    generator = make_tiny_generator()
+    path = build_refiner_pairs(tmp_path / "pairs.safetensors", generator, [0, 1], 2, progress=False)
+    pairs = load_refiner_pairs(path)
+    n = len(pairs["input"])
+    assert 2 <= n <= 4 and pairs["input"].shape[1:] == (6, 4 + 3, 8, 8) and pairs["target_rgb"].shape[1:] == (6, 32, 32, 3)
+    covered = pairs["input"][:, :, 4]
+    assert 0.2 < float(covered.mean()) < 1.0  # a nearby view: mostly seen, some of it not
+    stamp = path.stat().st_mtime_ns
+    build_refiner_pairs(path, generator, [0, 1], 2, progress=False)
+    assert path.stat().st_mtime_ns == stamp  # the same request: kept
+    task = RefinerTask(RefinerConfig(latent_channels=4, width=8, depth=1), 2, path, generator.autoencoder, "digest")
+    train(task, tmp_path / "run", _config(40), progress=False)
+    records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert sum(r["loss"] for r in records[-8:]) < sum(r["loss"] for r in records[:8])
+    with pytest.raises(ValueError, match="not a refiner pairs file"):
+        bad = tmp_path / "bad.safetensors"
+        save_file({"x": torch.zeros(1)}, str(bad))
+        load_refiner_pairs(bad)

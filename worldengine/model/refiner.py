@@ -1,0 +1,77 @@
+"""The learned refiner: remembered latents, warped to a new view, made into that view's latents.
+
+A latent cell encodes a 4 x 4 pixel patch as its writer saw it; warped elsewhere, whole
+cells move but the content cannot shift by part of a cell, and the cell's disparity is
+the writer's. The refiner is deterministic (no noise, no sampler): a small cube-padded
+residual network over the warp (features, coverage mask, the disparity the cell has now,
+and how much nearer or farther it is than when written), trained through the decoder
+against the ground truth at the new view (worldengine.train.refiner_task). Only covered
+cells are refined; the memory itself is never changed by it (DESIGN.md: shown refined,
+never overwritten). Its last layer starts at zero: an untrained refiner is the identity.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from memory import Warped
+from worldengine.model.autoencoder import CubeConv, ResBlock
+from worldengine.model.fields import config_from_dict
+
+DISPARITY_NEAR = 0.25  # metres, as the generator's memory disparity
+EXTRA_CHANNELS = 3  # mask, disparity now, log(distance now / distance when written)
+
+
+@dataclass(frozen=True)
+class RefinerConfig:
+    latent_channels: int = 8
+    width: int = 64
+    depth: int = 4
+    version: int = 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "RefinerConfig":
+        return config_from_dict(cls, data, "refiner config")
+
+
+REFINER_SIZES = {"default": RefinerConfig(), "tiny": RefinerConfig(width=8, depth=1)}
+
+
+def refiner_input(warped: Warped) -> torch.Tensor:
+    """A warp -> the refiner's input (F, C + 3, s, s): features (zero where empty), mask,
+    disparity near / z now, log of the cell's distance now over its writer's (0 where empty)."""
+    mask = warped.mask.float()
+    disparity = torch.where(warped.mask, DISPARITY_NEAR / warped.depth.clamp_min(DISPARITY_NEAR), 0.0)
+    change = torch.where(warped.mask, warped.decoded_depth_scale().clamp_min(1e-3).log(), 0.0)
+    return torch.cat([warped.features.float() * mask[:, None], mask[:, None], disparity[:, None], change[:, None]], 1)
+
+
+class LatentRefiner(nn.Module):
+    """(B, F, C + 3, s, s) refiner input -> (B, F, C, s, s) latents: the warped features plus
+    a learned correction on covered cells; empty cells stay zero."""
+
+    def __init__(self, config: RefinerConfig = RefinerConfig()):
+        super().__init__()
+        self.config = config
+        c, w = config.latent_channels, config.width
+        self.inp = CubeConv(c + EXTRA_CHANNELS, w)
+        self.blocks = nn.Sequential(*[ResBlock(w) for _ in range(config.depth)])
+        self.out = CubeConv(w, c)
+        nn.init.zeros_(self.out.conv.weight)
+        nn.init.zeros_(self.out.conv.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        c = self.config.latent_channels
+        if x.ndim != 5 or x.shape[2] != c + EXTRA_CHANNELS:
+            raise ValueError(f"refiner input must be (B, 6, {c + EXTRA_CHANNELS}, s, s), got {tuple(x.shape)}")
+        features, mask = x[:, :, :c], x[:, :, c:c + 1]
+        return (features + self.out(self.blocks(self.inp(x)))) * mask
+
+
+__all__ = ["LatentRefiner", "REFINER_SIZES", "RefinerConfig", "refiner_input"]

@@ -1,0 +1,121 @@
+"""Training pairs of the refiner: the engine's own warp of a remembered frame to a nearby
+view, and the ground truth at that view.
+
+Each pair: in a training scene, a world starts from the ground-truth frame at a free pose
+(the engine's writer puts its tokens in a `LatentMemory`); the body then stands at a free
+pose 0.15 to 1 m away in a random direction, and the world reads its memory there exactly
+as a step does (world-aligned cube, footprint splat, cracks and all). The pair is that
+read as the refiner sees it (`refiner_input`) with the ground truth of the same cube:
+its latents (the autoencoder's encoding) and its pixels. Stored as one safetensors file.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+from tqdm import tqdm
+
+from memory.files import atomic_write
+from worldengine.agent.actions import MotionConfig
+from worldengine.agent.start import start_pose
+from worldengine.geometry.cube import face_rotations
+from worldengine.model.autoencoder import pack_rgbd
+from worldengine.model.generate import CubeGenerator
+from worldengine.model.refiner import refiner_input
+from worldengine.scenes import ProceduralScene, render_cubemaps
+from worldengine.world import WorldConfig, WorldModel
+from worldengine.world.start import scene_start
+
+FORMAT, VERSION = "worldengine-refiner-pairs", 1
+MOVE_RANGE = (0.15, 1.0)  # metres between the remembered frame and the view it is read at
+TRIES = 20
+
+
+def _nearby_free_pose(scene: ProceduralScene, pose: torch.Tensor, rng: np.random.Generator,
+                      motion: MotionConfig) -> torch.Tensor | None:
+    """`pose` moved 0.15 to 1 m in a random horizontal direction to free space (None if none found)."""
+    for _ in range(TRIES):
+        angle, distance = rng.uniform(0, 2 * math.pi), rng.uniform(*MOVE_RANGE)
+        moved = pose.clone()
+        moved[0, 3] += distance * math.cos(angle)
+        moved[2, 3] += distance * math.sin(angle)
+        path = np.linspace(pose[:3, 3].numpy(), moved[:3, 3].numpy(), 5)
+        if scene.is_free(path, motion.agent_radius, motion.eye_height).all():
+            return moved
+    return None
+
+
+def build_refiner_pairs(path: str | Path, generator: CubeGenerator, seeds: list[int], per_scene: int,
+                        progress: bool = True) -> Path:
+    """Write the pairs of scenes `seeds` (`per_scene` each) to `path` unless a complete
+    file of the same request is there (then it is kept: a rerun resumes training on it)."""
+    path = Path(path)
+    request = {"format": FORMAT, "version": VERSION, "seeds": ",".join(map(str, seeds)), "per_scene": str(per_scene)}
+    if path.exists() and _metadata(path) == {k: str(v) for k, v in request.items()}:
+        return path
+    motion, size = MotionConfig(), generator.autoencoder.config.face_size
+    world = WorldModel(generator, 1, WorldConfig(sampler=generator.sampler, motion=motion))
+    inputs, latents, rgb, depth = [], [], [], []
+    try:
+        for seed in tqdm(seeds, desc="refiner pairs", disable=not progress):
+            scene, rng = ProceduralScene(seed), np.random.default_rng(seed)
+            for _ in range(per_scene):
+                pose = start_pose(scene, rng, motion)
+                pose = _turned(pose, rng.uniform(-math.pi, math.pi))
+                target = _nearby_free_pose(scene, pose, rng, motion)
+                if target is None:
+                    continue
+                world.reset(0, scene_start(scene, pose, size), seed=int(rng.integers(0, 2**31)))
+                state = world.world(0)
+                state.pose = target
+                where = world.cube_pose(0)
+                warped, _ = state.recall.read(where, face_rotations(), generator.model.config.latent_size)
+                truth = render_cubemaps(scene, where, size)
+                with torch.no_grad():
+                    packed = pack_rgbd(truth.rgb[None], truth.depth[None], generator.autoencoder.config.near)
+                    latents.append(generator.autoencoder.encode(packed)[0])
+                inputs.append(refiner_input(warped))
+                rgb.append(truth.rgb)
+                depth.append(truth.depth.half())
+    finally:
+        world.close()
+    tensors = {"input": torch.stack(inputs).half(), "target_latents": torch.stack(latents).half(),
+               "target_rgb": torch.stack(rgb), "target_depth": torch.stack(depth)}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(path, lambda temp: save_file(tensors, str(temp), metadata={k: str(v) for k, v in request.items()}))
+    return path
+
+
+def _turned(pose: torch.Tensor, yaw: float) -> torch.Tensor:
+    """`pose` turned about the vertical by `yaw` (the writer's heading varies; the world cube keeps it)."""
+    c, s = math.cos(yaw), math.sin(yaw)
+    turn = torch.tensor([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]], dtype=pose.dtype)
+    out = pose.clone()
+    out[:3, :3] = turn @ pose[:3, :3]
+    return out
+
+
+def _metadata(path: Path) -> dict | None:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), "pt") as handle:
+            return handle.metadata()
+    except Exception:  # an unreadable or partial file is rebuilt
+        return None
+
+
+def load_refiner_pairs(path: str | Path) -> dict[str, torch.Tensor]:
+    """The pairs at `path`, checked for format; float32 inputs and latents."""
+    meta = _metadata(Path(path))
+    if meta is None or meta.get("format") != FORMAT or meta.get("version") != str(VERSION):
+        raise ValueError(f"{path} is not a refiner pairs file of version {VERSION}")
+    tensors = load_file(str(path))
+    return {k: v.float() if v.dtype == torch.float16 else v for k, v in tensors.items()}
+
+
+__all__ = ["build_refiner_pairs", "load_refiner_pairs"]
