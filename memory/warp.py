@@ -41,7 +41,9 @@ class Warped:
     depth (F, s, s) z-depth of the winning point (0 where empty), coverage (F,) the
     fraction of valid cells per face (what orders face generation), source (F, s, s)
     index of the winning point (-1 where empty), depth_scale (F, s, s) its distance now over
-    its distance from the camera that wrote it (when the warp was told the latter)."""
+    its distance from the camera that wrote it (when the warp was told the latter), and
+    writer_offset (F, s, s) how far the viewer stands from that camera (0 where empty; when
+    the warp knows the writers): 0 means the cell is seen from where it was written."""
 
     features: torch.Tensor
     mask: torch.Tensor
@@ -49,6 +51,7 @@ class Warped:
     coverage: torch.Tensor
     source: torch.Tensor
     depth_scale: torch.Tensor | None = None  # (F, s, s) viewer / writer distance of each cell's token
+    writer_offset: torch.Tensor | None = None  # (F, s, s) metres from the viewer to each cell's writer
 
     def decoded_depth_scale(self) -> torch.Tensor:
         """(F, s, s): what to multiply the depth decoded from the warped latents by. A latent
@@ -141,17 +144,15 @@ def warp_points(positions: torch.Tensor, features: torch.Tensor, pose: torch.Ten
     )
 
 
-def written_range(memory: LatentMemory, rows: torch.Tensor) -> torch.Tensor:
-    """Each token's (rows (N,)) distance from the camera of the frame that wrote it."""
-    positions = memory.table.columns_at(rows, "position")
+def writer_origins(memory: LatentMemory, rows: torch.Tensor) -> torch.Tensor:
+    """Where the camera of the frame that wrote each token (rows (N,)) stood, (N, 3)."""
     frames = memory.frames()
     ids, order = frames["frame_id"].to(memory.device).sort()
     if len(ids) == 0:
-        return torch.zeros(len(rows), device=memory.device)
+        return memory.table.columns_at(rows, "position")  # no frames recorded: as if written from where they lie
     written_by = memory.table.columns_at(rows, "frame").to(ids.dtype)
     writer = torch.searchsorted(ids, written_by).clamp_max(len(ids) - 1)
-    origins = frames["frame_pose"].to(memory.device)[order[writer], :3, 3]  # (N, 3)
-    return (positions - origins).norm(dim=-1)
+    return frames["frame_pose"].to(memory.device)[order[writer], :3, 3]
 
 
 def token_extent(distance: torch.Tensor, size: int, voxel_size: float) -> torch.Tensor:
@@ -174,8 +175,11 @@ def warp_memory(memory: LatentMemory, pose: torch.Tensor, rotations: torch.Tenso
     rows = retrieve(memory, pose, radius, retrieval)
     positions = memory.table.columns_at(rows, "position")
     features = memory.table.columns_at(rows, "feature")
-    distance = written_range(memory, rows)
+    origins = writer_origins(memory, rows)
+    distance = (positions - origins).norm(dim=-1)
     extent = token_extent(distance, size, memory.voxel_size) if footprint else None
     warped = warp_points(positions, features, pose.to(memory.device), rotations.to(memory.device), size, backend, extent,
                          distance)
+    offset = (origins - pose[:3, 3].to(origins)).norm(dim=-1)  # (N,)
+    warped.writer_offset = torch.where(warped.mask, offset[warped.source.clamp_min(0)] if len(offset) else 0.0, 0.0)
     return warped, rows

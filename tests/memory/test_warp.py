@@ -158,3 +158,18 @@ def test_depth_scale_is_how_far_each_cell_is_now_against_then():
     assert warped.features.dtype == torch.float16 and (warped.features[warped.mask[:, None]] == 0.25).all()
     plain = warp_points(ahead, features, torch.eye(4), R, 8, extent=torch.tensor([0.1]))
     assert torch.equal(plain.mask, warped.mask) and torch.equal(plain.features, warped.features)
+
+
+def test_writer_offset_is_how_far_the_viewer_stands_from_each_cells_writer(room, tmp_path):
+    """Read at the pose that wrote the tokens, every covered cell is 0 m from its writer;
+    read 0.4 m to the side, 0.4 m; empty cells say 0."""
+    pose = room.pose(3)
+    points, _ = room.points(pose, 0)
+    memory = LatentMemory.create(str(tmp_path / "m"), channels=points.features.shape[1], voxel_size=0.03)
+    memory.write(points, 0, pose, 0.0)
+    here, _ = warp_memory(memory, pose, R, room.latent, radius=30.0, footprint=True)
+    assert here.mask.any() and torch.allclose(here.writer_offset, torch.zeros_like(here.writer_offset), atol=1e-5)
+    aside = compose(pose, pose_from_yaw_pitch(torch.tensor([0.4, 0.0, 0.0]), 0.0, 0.0))
+    there, _ = warp_memory(memory, aside, R, room.latent, radius=30.0, footprint=True)
+    assert torch.allclose(there.writer_offset[there.mask], torch.tensor(0.4), atol=1e-4)
+    assert (there.writer_offset[~there.mask] == 0).all()

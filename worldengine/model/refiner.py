@@ -6,8 +6,8 @@ the writer's. The refiner is deterministic (no noise, no sampler): a small cube-
 residual network over the warp (features, coverage mask, the disparity the cell has now,
 and how much nearer or farther it is than when written), trained through the decoder
 against the ground truth at the new view (worldengine.train.refiner_task). Only covered
-cells are refined; the memory itself is never changed by it (DESIGN.md: shown refined,
-never overwritten). Its last layer starts at zero: an untrained refiner is the identity.
+cells seen from elsewhere than where they were written are refined (`cells_to_refine`);
+the memory itself is never changed by it (DESIGN.md: shown refined, never overwritten). Its last layer starts at zero: an untrained refiner is the identity.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from worldengine.model.autoencoder import CubeConv, ResBlock
 from worldengine.model.fields import config_from_dict
 
 DISPARITY_NEAR = 0.25  # metres, as the generator's memory disparity
+WRITTEN_HERE = 0.05  # metres: a cell seen from within this of where it was written is that view's own latent
 EXTRA_CHANNELS = 3  # mask, disparity now, log(distance now / distance when written)
 
 
@@ -52,6 +53,15 @@ def refiner_input(warped: Warped) -> torch.Tensor:
     return torch.cat([warped.features.float() * mask[:, None], mask[:, None], disparity[:, None], change[:, None]], 1)
 
 
+def cells_to_refine(warped: Warped) -> torch.Tensor:
+    """(F, s, s) bool: covered cells seen from elsewhere than where they were written. A cell
+    seen from its writer's place is exactly what that view encoded: it is shown as it is
+    (the refiner learnt to correct moved warps, and would only blur it)."""
+    if warped.writer_offset is None:
+        return warped.mask
+    return warped.mask & (warped.writer_offset > WRITTEN_HERE)
+
+
 class LatentRefiner(nn.Module):
     """(B, F, C + 3, s, s) refiner input -> (B, F, C, s, s) latents: the warped features plus
     a learned correction on covered cells; empty cells stay zero."""
@@ -74,4 +84,4 @@ class LatentRefiner(nn.Module):
         return (features + self.out(self.blocks(self.inp(x)))) * mask
 
 
-__all__ = ["LatentRefiner", "REFINER_SIZES", "RefinerConfig", "refiner_input"]
+__all__ = ["LatentRefiner", "REFINER_SIZES", "RefinerConfig", "cells_to_refine", "refiner_input"]

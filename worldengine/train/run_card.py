@@ -29,7 +29,8 @@ def write_run_card(out: Path, command: str) -> Path:
         *([f"- started from `{meta['init']}`" + (", decoder only (encoder and latent statistics kept)"
                                                  if meta.get("decoder_only") else "")] if meta.get("init") else []),
         "",
-        "Files: model.safetensors (weights and latent statistics), config.json, log.jsonl, loss.png, summary.json.",
+        "Files: model.safetensors (weights" + (" and latent statistics" if meta["kind"] == "autoencoder" else "")
+        + "), config.json, log.jsonl, loss.png, summary.json.",
     ]
     path = out / "RUN.md"
     path.write_text("\n".join(lines) + "\n")

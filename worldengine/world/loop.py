@@ -33,7 +33,7 @@ from worldengine.geometry.cube import NUM_FACES, face_rotations
 from worldengine.geometry.pose import check_rigid
 from worldengine.model.autoencoder import pack_rgbd
 from worldengine.model.generate import CubeGenerator, WindowContext, memory_input
-from worldengine.model.refiner import refiner_input
+from worldengine.model.refiner import cells_to_refine, refiner_input
 from worldengine.world.collision import MemoryCollider
 from worldengine.world.config import WorldConfig
 from worldengine.world.frame import Frame
@@ -232,9 +232,10 @@ class WorldModel:
                                                                                list[float], torch.Tensor, torch.Tensor | None]:
         """The batched window context of worlds `indices` at their current poses, what
         each memory read found remembered (for the write policy), the ms each read took,
-        what to scale the decoded depth of each remembered cell by (B, F, s, s), and the
-        refined memory (B, F, C, s, s) if the refiner runs (else None)."""
-        memories, seen, read_ms, scales, refiner_inputs = [], [], [], [], []
+        what to scale the decoded depth of each remembered cell by (B, F, s, s), and what
+        covered cells are (B, F, C, s, s): the warped memory, refined where the refiner runs
+        (`cells_to_refine`), or None without a refiner."""
+        memories, seen, read_ms, scales, refiner_inputs, refine_cells = [], [], [], [], [], []
         refining = self._refining()
         for i in indices:
             world = self.world(i)
@@ -244,6 +245,7 @@ class WorldModel:
             scales.append(warped.decoded_depth_scale())
             if refining:
                 refiner_inputs.append(refiner_input(warped))
+                refine_cells.append(cells_to_refine(warped))
             seen.append(found)
             read_ms.append((time.perf_counter() - start) * 1e3)
         worlds = [self.world(i) for i in indices]
@@ -252,11 +254,14 @@ class WorldModel:
             history=torch.stack([w.history for w in worlds]), history_poses=torch.stack([w.history_poses for w in worlds]),
             history_present=torch.stack([w.history_present for w in worlds]),
             action=torch.from_numpy(np.stack(rates)).float())
-        refined = None
+        scales, remembered = torch.stack(scales), None
         if refining:
+            cells = torch.stack(refine_cells)  # (B, F, s, s)
             with torch.no_grad():
                 refined = self.generator.refiner(torch.stack(refiner_inputs))
-        return context, seen, read_ms, torch.stack(scales), refined
+            remembered = torch.where(cells[:, :, None], refined, context.memory[:, :, :refined.shape[2]])
+            scales = torch.where(cells, torch.ones_like(scales), scales)  # refined cells decode to this view's depth
+        return context, seen, read_ms, scales, remembered
 
     def _refining(self) -> bool:
         """Whether covered cells go through the generator's refiner (anchored worlds with one)."""
@@ -298,16 +303,16 @@ class WorldModel:
     def _advance(self, indices: list[int], rates: list[np.ndarray]) -> list[Frame]:
         """Generate, decode and write back one cube for each of `indices` at its position;
         its body-frame faces are the observation."""
-        context, seen, read_ms, depth_scales, refined = self._context(indices, rates)
+        context, seen, read_ms, depth_scales, remembered = self._context(indices, rates)
         worlds = [self.world(i) for i in indices]
         start = time.perf_counter()
         latents, order = self.generator.latents(context, self.config.mode, [w.noise for w in worlds],
-                                                anchored=self.config.anchored, remembered=refined)
+                                                anchored=self.config.anchored, remembered=remembered)
         generate_ms = (time.perf_counter() - start) * 1e3
         start = time.perf_counter()
         rgb, depth = self.generator.decode(latents)  # (B, F, S, S, 3) in [0, 1], (B, F, S, S)
-        if self.config.anchored and refined is None:  # remembered cells decode to their writer's depth (the
-            # refiner's are this view's already): rescale to this viewpoint
+        if self.config.anchored:  # remembered cells decode to their writer's depth: rescale to this viewpoint
+            # (refined cells decode to this view's already: their scale is 1)
             k = depth.shape[-1] // depth_scales.shape[-1]
             depth = depth * depth_scales.repeat_interleave(k, -1).repeat_interleave(k, -2)
         decode_ms = (time.perf_counter() - start) * 1e3

@@ -13,7 +13,14 @@ from worldengine.agent.actions import DiscreteAction, MotionConfig
 from worldengine.agent.start import start_pose
 from worldengine.model.checkpoint import load_refiner, load_world_generator
 from worldengine.model.generate import CubeGenerator
-from worldengine.model.refiner import DISPARITY_NEAR, LatentRefiner, RefinerConfig, refiner_input
+from worldengine.model.refiner import (
+    DISPARITY_NEAR,
+    WRITTEN_HERE,
+    LatentRefiner,
+    RefinerConfig,
+    cells_to_refine,
+    refiner_input,
+)
 from worldengine.scenes import ProceduralScene
 from worldengine.world import WorldConfig, WorldModel
 from worldengine.world.start import scene_start
@@ -88,3 +95,11 @@ def test_refiner_checkpoints(tmp_path):
     assert load_world_generator(refiner=None).refiner is None
     with pytest.raises(ValueError, match="refiner config"):
         RefinerConfig.from_dict({"latent_channels": 0, "width": 8, "depth": 1, "version": 1})
+
+
+def test_cells_seen_from_their_writers_place_are_not_refined():
+    warped = _warp()
+    assert torch.equal(cells_to_refine(warped), warped.mask)  # writers unknown: every covered cell
+    warped.writer_offset = torch.where(warped.mask, torch.rand(warped.mask.shape) * 0.1, 0.0)
+    cells = cells_to_refine(warped)
+    assert torch.equal(cells, warped.mask & (warped.writer_offset > WRITTEN_HERE)) and 0 < cells.sum() < warped.mask.sum()
