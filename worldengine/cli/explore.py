@@ -39,7 +39,7 @@ from worldengine.agent.start import start_pose
 from worldengine.eval.metrics import depth_absrel, psnr
 from worldengine.eval.revisit import REVISIT_GAP, SeenBefore, is_revisit, longest_return
 from worldengine.eval.visualize import equirect_image, topdown_map
-from worldengine.model.checkpoint import DEFAULT_AUTOENCODER, DEFAULT_GENERATOR, load_world_generator
+from worldengine.model.checkpoint import DEFAULT_AUTOENCODER, DEFAULT_GENERATOR, DEFAULT_REFINER, load_world_generator
 from worldengine.model.generate import MODES
 from worldengine.scenes import MeshScene, ProceduralScene, render_cubemaps
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS
@@ -71,6 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ray caster of the ground truth")
     parser.add_argument("--checkpoint", default=str(DEFAULT_GENERATOR), help="generator checkpoint (default: shipped)")
     parser.add_argument("--autoencoder", default=str(DEFAULT_AUTOENCODER), help="autoencoder checkpoint (default: shipped)")
+    parser.add_argument("--refiner", default=str(DEFAULT_REFINER),
+                        help="refiner checkpoint (default: shipped); 'none' shows covered cells unrefined")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -123,7 +125,8 @@ def _scene_summary(scene) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     _check_args(args)
-    generator = load_world_generator(args.checkpoint, args.autoencoder)  # fails before any folder is made
+    refiner = None if args.refiner == "none" else args.refiner
+    generator = load_world_generator(args.checkpoint, args.autoencoder, refiner=refiner)  # fails before any folder is made
     scene = _scene(args)
     final, partial = prepare_out(args.out, "explore")
     try:
@@ -186,7 +189,7 @@ def _explore(generator, scene, args: argparse.Namespace, folder: Path) -> dict:
         imageio.imwrite(folder / "revisit.png", np.vstack(panels))
     return _write_outputs(folder, scene, memory, positions, visits, rows, timings, {
         "revisit_pair": list(pair) if pair else None,
-        "world": "generated", "checkpoint": str(args.checkpoint), "mode": args.mode,
+        "world": "generated", "checkpoint": str(args.checkpoint), "refiner": args.refiner, "mode": args.mode,
         "sampler_steps": args.sampler_steps, **_scene_summary(scene),
         "face_size": size, "steps": args.steps, "seconds": round(seconds, 2),
         "steps_per_s": round(args.steps / seconds, 3), "blocked_steps": blocked,

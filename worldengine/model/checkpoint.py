@@ -94,11 +94,13 @@ def load_refiner(directory: str | Path, device=None) -> LatentRefiner:
 def load_world_generator(generator: str | Path = DEFAULT_GENERATOR, autoencoder: str | Path = DEFAULT_AUTOENCODER,
                          device=None, refiner: str | Path | None = DEFAULT_REFINER) -> CubeGenerator:
     """The generator, autoencoder and refiner checkpoints a world runs on (the shipped ones
-    by default; refiner None: covered cells are the warped memory as it is, and so they are
-    when no refiner is shipped); a missing or corrupt checkpoint raises FileNotFoundError /
-    ValueError."""
-    shipped_absent = refiner is not None and Path(refiner) == DEFAULT_REFINER and not DEFAULT_REFINER.exists()
-    refine = None if refiner is None or shipped_absent else load_refiner(refiner, device)
+    by default); a missing or corrupt checkpoint raises FileNotFoundError / ValueError.
+    refiner None: covered cells are the warped memory as it is. The shipped refiner was
+    trained on the shipped autoencoder's latents, so by default it joins only that one."""
+    shipped = refiner is not None and Path(refiner).resolve() == DEFAULT_REFINER.resolve()
+    other_latents = Path(autoencoder).resolve() != DEFAULT_AUTOENCODER.resolve()
+    skip = refiner is None or (shipped and (other_latents or not DEFAULT_REFINER.exists()))
+    refine = None if skip else load_refiner(refiner, device)
     return CubeGenerator(load_generator(generator, device), load_autoencoder(autoencoder, device), refiner=refine)
 
 

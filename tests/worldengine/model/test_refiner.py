@@ -103,3 +103,13 @@ def test_cells_seen_from_their_writers_place_are_not_refined():
     warped.writer_offset = torch.where(warped.mask, torch.rand(warped.mask.shape) * 0.1, 0.0)
     cells = cells_to_refine(warped)
     assert torch.equal(cells, warped.mask & (warped.writer_offset > WRITTEN_HERE)) and 0 < cells.sum() < warped.mask.sum()
+
+
+def test_the_shipped_refiner_joins_only_the_shipped_autoencoder(tmp_path):
+    from tests.conftest import save_tiny_checkpoints
+    from worldengine.model.checkpoint import DEFAULT_REFINER
+
+    generator, autoencoder = save_tiny_checkpoints(tmp_path)
+    assert load_world_generator(generator, autoencoder).refiner is None  # 4-channel latents: not its own
+    if DEFAULT_REFINER.exists():
+        assert load_world_generator().refiner is not None
