@@ -61,6 +61,10 @@ class Warped:
             return torch.ones_like(self.depth)
         return torch.where(self.mask, self.depth_scale, torch.ones_like(self.depth_scale))
 
+    def near_over_depth(self, near: float) -> torch.Tensor:
+        """(F, s, s): near / z of each covered cell, 1 at `near` or closer, 0 where empty."""
+        return torch.where(self.mask, near / self.depth.clamp_min(near), 0.0)
+
 
 def _check_points(positions: torch.Tensor, features: torch.Tensor, extent: torch.Tensor | None) -> None:
     if positions.ndim != 2 or positions.shape[1] != 3 or features.shape[:1] != positions.shape[:1] or features.ndim != 2:

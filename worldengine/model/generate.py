@@ -41,7 +41,7 @@ def memory_input(warped: Warped, config: CubeDiTConfig) -> torch.Tensor:
     mask = warped.mask[:, None].float()
     parts = [warped.features.float() * mask]
     if config.memory_depth:
-        parts.append(torch.where(warped.mask, DISPARITY_NEAR / warped.depth.clamp_min(DISPARITY_NEAR), 0.0)[:, None])
+        parts.append(warped.near_over_depth(DISPARITY_NEAR)[:, None])
     return torch.cat(parts + [mask], dim=1)
 
 

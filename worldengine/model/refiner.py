@@ -48,7 +48,7 @@ def refiner_input(warped: Warped) -> torch.Tensor:
     """A warp -> the refiner's input (F, C + 3, s, s): features (zero where empty), mask,
     disparity near / z now, log of the cell's distance now over its writer's (0 where empty)."""
     mask = warped.mask.float()
-    disparity = torch.where(warped.mask, DISPARITY_NEAR / warped.depth.clamp_min(DISPARITY_NEAR), 0.0)
+    disparity = warped.near_over_depth(DISPARITY_NEAR)
     change = torch.where(warped.mask, warped.decoded_depth_scale().clamp_min(1e-3).log(), 0.0)
     return torch.cat([warped.features.float() * mask[:, None], mask[:, None], disparity[:, None], change[:, None]], 1)
 
