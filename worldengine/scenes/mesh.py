@@ -54,7 +54,7 @@ def layout_mesh(layout: SceneLayout) -> tuple[trimesh.Trimesh, np.ndarray]:
 
 
 MESH_UPS = ("y", "z")
-_Z_UP_TO_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])  # (x, y, z) -> (x, z, -y)
+Z_UP_TO_Y_UP = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, -1.0, 0.0]])  # (x, y, z) -> (x, z, -y)
 
 
 def load_mesh_file(path: str | Path, up: str = "y", scale: float = 1.0) -> MeshSurface:
@@ -83,13 +83,10 @@ def load_mesh_file(path: str | Path, up: str = "y", scale: float = 1.0) -> MeshS
     if not meshes:
         raise ValueError(f"{path} holds no triangles (points, lines or an empty scene cannot be walked)")
     parts = [_surface_part(mesh, path) for mesh in meshes]
-    surface = _concatenate(parts)
-    rotation = _Z_UP_TO_Y_UP if up == "z" else np.eye(3)
-    surface.vertices = (surface.vertices @ rotation.T) * float(scale)
+    surface = _surface(parts, (Z_UP_TO_Y_UP if up == "z" else np.eye(3)) * float(scale))
     if not np.isfinite(surface.vertices).all():
         raise ValueError(f"{path} has vertices that are not finite numbers")
-    return MeshSurface(surface.vertices, surface.triangles, surface.kind, surface.flat, surface.texture,
-                       surface.uv, surface.vertex_colour, surface.textures)
+    return surface
 
 
 class _Part:
@@ -141,17 +138,19 @@ def _surface_part(mesh, path: Path) -> _Part:
     return _Part(mesh.vertices, mesh.faces, NONE)
 
 
-def _concatenate(parts: list[_Part]) -> _Part:
-    """One part of all; each textured part's image gets the next texture index."""
+def _surface(parts: list[_Part], to_world: np.ndarray) -> MeshSurface:
+    """One surface of all parts, vertices mapped by the 3 x 3 `to_world` (up axis and units);
+    each textured part's image gets the next texture index."""
     offsets = np.cumsum([0] + [len(p.vertices) for p in parts])
     textured = np.cumsum([p.image is not None for p in parts]) - 1  # index of each part's image
-    merged = _Part(np.concatenate([p.vertices for p in parts]),
-                   np.concatenate([p.triangles + o for p, o in zip(parts, offsets)]), NONE,
-                   uv=np.concatenate([p.uv for p in parts]),
-                   vertex_colour=np.concatenate([p.vertex_colour for p in parts]))
-    merged.kind = np.concatenate([p.kind for p in parts])
-    merged.flat = np.concatenate([p.flat for p in parts])
-    merged.texture = np.concatenate([np.full(len(p.triangles), k if p.image is not None else -1, np.int64)
-                                     for p, k in zip(parts, textured)])
-    merged.textures = [p.image for p in parts if p.image is not None]
-    return merged
+    return MeshSurface(
+        vertices=np.concatenate([p.vertices for p in parts]) @ to_world.T,
+        triangles=np.concatenate([p.triangles + o for p, o in zip(parts, offsets)]),
+        kind=np.concatenate([p.kind for p in parts]),
+        flat=np.concatenate([p.flat for p in parts]),
+        texture=np.concatenate([np.full(len(p.triangles), k if p.image is not None else -1, np.int64)
+                                for p, k in zip(parts, textured)]),
+        uv=np.concatenate([p.uv for p in parts]),
+        vertex_colour=np.concatenate([p.vertex_colour for p in parts]),
+        textures=[p.image for p in parts if p.image is not None],
+    )

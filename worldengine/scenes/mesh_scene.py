@@ -88,8 +88,7 @@ class MeshScene(Scene):
 def _facing_surplus(surface, axis: int) -> tuple[float, float]:
     """Area facing +axis minus area facing -axis, and the total area (both x2). Closed solids
     cancel out; open floors (a ground with no underside) do not: they tell where up is."""
-    corners = surface.vertices[surface.triangles]
-    cross = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])  # 2 x area along the normal
+    cross = surface.area_normals
     return float(cross[:, axis].sum()), float(np.linalg.norm(cross, axis=1).sum())
 
 
@@ -101,8 +100,7 @@ def _looks_z_up(surface) -> bool:
 
 def _floor_sign(surface, path: Path) -> int:
     """+1 (floors face up by their winding); -1 if the whole mesh is wound the other way."""
-    corners = surface.vertices[surface.triangles]
-    normal_y = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])[:, 1]
+    normal_y = surface.area_normals[:, 1]
     if (normal_y > 0).any() or not (normal_y < 0).any():
         return 1
     warnings.warn(f"{path}: every horizontal surface faces down by its winding; treating the mesh as wound "

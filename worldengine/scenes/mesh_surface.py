@@ -9,6 +9,7 @@ hit's barycentric coordinates come from the hit point and the triangle's corners
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -43,10 +44,12 @@ class MeshSurface:
             "textures": [torch.from_numpy(np.array(image, dtype=np.uint8)) for image in self.textures],
         }
 
-    @property
-    def coloured(self) -> bool:
-        """Whether any triangle has colours of its own."""
-        return bool((self.kind != NONE).any())
+    @cached_property
+    def area_normals(self) -> np.ndarray:
+        """(T, 3): each triangle's normal by its winding (counter-clockwise is front), scaled
+        to twice its area."""
+        corners = self.vertices[self.triangles]
+        return np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
 
     def colours(self, points: torch.Tensor, triangle: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Colours (N, 3) in [0, 1] at hit points (N, 3) of triangles (N,), and which of them

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
+from worldengine.scenes.mesh import Z_UP_TO_Y_UP
+
 PLAZA_HALF = 6.0
 TERRACE = ((1.0, 5.0), 0.6, (1.0, 5.0))  # x range, height, z range
 RAMP = ((2.0, 4.0), (-2.0, 1.0))  # x range, z range: rises from the ground at z=-2 to the terrace at z=1
@@ -86,8 +88,8 @@ def write_sample_scene(folder: str | Path, up: str = "y", ground_cells: int = 24
     mtl += [line for material, (r, g, b) in COLOURS.items() for line in (f"newmtl {material}", f"Kd {r} {g} {b}", "")]
     (folder / f"{name}.mtl").write_text("\n".join(mtl))
 
-    def turned(vertices: np.ndarray) -> np.ndarray:
-        return vertices if up == "y" else np.stack([vertices[:, 0], -vertices[:, 2], vertices[:, 1]], axis=-1)
+    def turned(vertices: np.ndarray) -> np.ndarray:  # y-up -> the file's axes: the inverse of what loading does
+        return vertices if up == "y" else vertices @ Z_UP_TO_Y_UP
 
     lines = [f"mtllib {name}.mtl"]
     vertices, uv, faces = _ground(ground_cells)

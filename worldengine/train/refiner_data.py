@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from memory.files import atomic_write
+from memory.files import atomic_write, check_format
 from worldengine.agent.actions import MotionConfig
 from worldengine.agent.start import start_pose
 from worldengine.geometry.cube import face_rotations
@@ -100,8 +101,6 @@ def _turned(pose: torch.Tensor, yaw: float) -> torch.Tensor:
 
 
 def _metadata(path: Path) -> dict | None:
-    from safetensors import safe_open
-
     try:
         with safe_open(str(path), "pt") as handle:
             return handle.metadata()
@@ -111,9 +110,7 @@ def _metadata(path: Path) -> dict | None:
 
 def load_refiner_pairs(path: str | Path) -> dict[str, torch.Tensor]:
     """The pairs at `path`, checked for format; float32 inputs and latents."""
-    meta = _metadata(Path(path))
-    if meta is None or meta.get("format") != FORMAT or meta.get("version") != str(VERSION):
-        raise ValueError(f"{path} is not a refiner pairs file of version {VERSION}")
+    check_format(_metadata(Path(path)) or {}, FORMAT, str(VERSION), path, "refiner pairs file")  # metadata are strings
     tensors = load_file(str(path))
     return {k: v.float() if v.dtype == torch.float16 else v for k, v in tensors.items()}
 
