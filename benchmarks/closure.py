@@ -84,7 +84,7 @@ def _seed(scene: Scene) -> int:
 
 def scene_label(scene: Scene) -> dict[str, Any]:
     if isinstance(scene, MeshScene):
-        return {"mesh": str(scene.path), "mesh_up": scene.up, "mesh_scale": scene.scale}
+        return scene.source()
     return {"seed": scene.seed, "kind": scene.layout.kind}
 
 

@@ -119,7 +119,7 @@ def _scene(args: argparse.Namespace):
 
 def _scene_summary(scene) -> dict:
     if isinstance(scene, MeshScene):
-        return {"mesh": str(scene.path), "mesh_up": scene.up, "mesh_scale": scene.scale}
+        return scene.source()
     return {"scene_seed": scene.seed, "scene_kind": scene.layout.kind, "heldout_scene": scene.seed in HELDOUT_SCENE_SEEDS}
 
 

@@ -43,6 +43,10 @@ class MeshScene(Scene):
             warnings.warn(f"{self.path} looks z-up (its open floors face +z); pass mesh_up='z' "
                           "if its floors are walls here", stacklevel=2)
 
+    def source(self) -> dict:
+        """Which file, read how: what results record about a mesh scene."""
+        return {"mesh": str(self.path), "mesh_up": self.up, "mesh_scale": self.scale}
+
     def cast(self, origins: torch.Tensor, directions: torch.Tensor, backend: str = "auto"):
         self.resolve_backend(backend, origins.device)
         return self._raycaster.cast(origins, directions)
