@@ -33,6 +33,7 @@ NEAR = 0.05  # metres: points closer to the camera than this are ignored
 FOOTPRINT_MAX = 2  # cells each way a token's footprint may reach (a 5 x 5 square)
 FOOTPRINT_PENALTY = 0.05  # relative depth added per cell of footprint offset in the z-buffer (nearest centre wins)
 FOOTPRINT_OCCLUDES = 0.5  # a footprint replaces a cell's own point only if that point is over twice as far
+SUBCELL_LIMIT = FOOTPRINT_MAX + 1.0  # cells: the farthest a cell's token centre can lie from the cell's own centre
 
 
 @dataclass
@@ -43,7 +44,10 @@ class Warped:
     index of the winning point (-1 where empty), depth_scale (F, s, s) its distance now over
     its distance from the camera that wrote it (when the warp was told the latter), and
     writer_offset (F, s, s) how far the viewer stands from that camera (0 where empty; when
-    the warp knows the writers): 0 means the cell is seen from where it was written."""
+    the warp knows the writers): 0 means the cell is seen from where it was written.
+    subcell (F, 2, s, s) is where the winning token's centre lands relative to the cell's
+    centre, in cells along the face's x and y (0 where empty): what moving whole cells
+    lost, the part of a cell by which the content should shift."""
 
     features: torch.Tensor
     mask: torch.Tensor
@@ -52,6 +56,7 @@ class Warped:
     source: torch.Tensor
     depth_scale: torch.Tensor | None = None  # (F, s, s) viewer / writer distance of each cell's token
     writer_offset: torch.Tensor | None = None  # (F, s, s) metres from the viewer to each cell's writer
+    subcell: torch.Tensor | None = None  # (F, 2, s, s) token centre minus cell centre, in cells
 
     def decoded_depth_scale(self) -> torch.Tensor:
         """(F, s, s): what to multiply the depth decoded from the warped latents by. A latent
@@ -94,6 +99,22 @@ def _footprint_samples(body: torch.Tensor, rotations: torch.Tensor, size: int,
     return body[source] + shift, source, (dx[k] ** 2 + dy[k] ** 2).sqrt()
 
 
+def _subcell_offset(centres: torch.Tensor, winner: torch.Tensor, rotations: torch.Tensor, size: int) -> torch.Tensor:
+    """(F, 2, s, s): where each cell's winning point (centres (N, 3) body frame, winner
+    (F*s*s,) index, -1 where empty) projects on the cell's face, minus the cell's centre,
+    in cells, within +-SUBCELL_LIMIT; 0 where empty."""
+    faces = rotations.shape[0]
+    cells = torch.arange(faces * size * size, device=centres.device)
+    face, row, col = cells // (size * size), (cells // size) % size, cells % size
+    local = torch.einsum("mji,mj->mi", rotations[face], centres[winner.clamp_min(0)])  # R_f^T p, (M, 3)
+    z = local[:, 2].clamp_min(1e-6)  # a centre behind the face's plane is as far off as allowed
+    x = (local[:, 0] / z + 1) / 2 * size - 0.5 - col
+    y = (local[:, 1] / z + 1) / 2 * size - 0.5 - row
+    offset = torch.stack([x, y], dim=1).clamp(-SUBCELL_LIMIT, SUBCELL_LIMIT)  # (M, 2)
+    offset = torch.where((winner >= 0)[:, None], offset, 0.0)
+    return offset.reshape(faces, size, size, 2).permute(0, 3, 1, 2)
+
+
 def warp_points(positions: torch.Tensor, features: torch.Tensor, pose: torch.Tensor, rotations: torch.Tensor,
                 size: int, backend: str = "auto", extent: torch.Tensor | None = None,
                 writer_distance: torch.Tensor | None = None) -> Warped:
@@ -115,6 +136,7 @@ def warp_points(positions: torch.Tensor, features: torch.Tensor, pose: torch.Ten
                              backend, extent)
         scaled.features, scaled.depth_scale = scaled.features[:, :-1].to(features.dtype), scaled.features[:, -1]
         return scaled
+    centres = body
     if extent is None:
         source, offset = torch.arange(len(body), device=body.device), torch.zeros(len(body), device=body.device)
     else:
@@ -127,7 +149,8 @@ def warp_points(positions: torch.Tensor, features: torch.Tensor, pose: torch.Ten
                    backend=backend)  # every point in its own cell
     if len(source) == 0:
         return Warped(result.features.reshape(faces, size, size, -1).permute(0, 3, 1, 2), result.mask.reshape(grid),
-                      result.depth.reshape(grid), torch.zeros(faces, device=body.device), result.index.reshape(grid))
+                      result.depth.reshape(grid), torch.zeros(faces, device=body.device), result.index.reshape(grid),
+                      subcell=torch.zeros(faces, 2, size, size, device=body.device))
     cell_features, cell_depth, winner = result.features, result.depth, source[result.index.clamp_min(0)]
     mask = result.mask
     if extent is not None:  # footprints fill the cells no point landed in, and occlude clearly farther ones
@@ -145,6 +168,7 @@ def warp_points(positions: torch.Tensor, features: torch.Tensor, pose: torch.Ten
     return Warped(
         features=cell_features.reshape(faces, size, size, -1).permute(0, 3, 1, 2),
         mask=mask, depth=cell_depth.reshape(grid), coverage=mask.float().mean(dim=(1, 2)), source=winner.reshape(grid),
+        subcell=_subcell_offset(centres, winner, rotations, size),
     )
 
 

@@ -173,3 +173,31 @@ def test_writer_offset_is_how_far_the_viewer_stands_from_each_cells_writer(room,
     there, _ = warp_memory(memory, aside, R, room.latent, radius=30.0, footprint=True)
     assert torch.allclose(there.writer_offset[there.mask], torch.tensor(0.4), atol=1e-4)
     assert (there.writer_offset[~there.mask] == 0).all()
+
+
+def test_subcell_is_where_the_token_centre_lands_in_its_cell():
+    """A point 2 m ahead at (0.1, 0.1) lands 4.2 cells right and 3.8 cells down on F at
+    s = 8 (cell col 4, row 3): its own cell says (-0.3, +0.3), the footprint cell to the
+    right of it (-1.3, +0.3), the one below (-0.3, -0.7); empty cells say 0."""
+    point = torch.tensor([[0.1, 0.1, -2.0]])
+    warped = warp_points(point, torch.ones(1, 1), torch.eye(4), R, 8, extent=torch.tensor([0.5]))
+    assert warped.subcell.shape == (6, 2, 8, 8)
+    torch.testing.assert_close(warped.subcell[0, :, 3, 4], torch.tensor([-0.3, 0.3]))
+    torch.testing.assert_close(warped.subcell[0, :, 3, 5], torch.tensor([-1.3, 0.3]))
+    torch.testing.assert_close(warped.subcell[0, :, 4, 4], torch.tensor([-0.3, -0.7]))
+    assert (warped.subcell.permute(1, 0, 2, 3)[:, ~warped.mask] == 0).all()
+
+
+def test_subcell_is_zero_at_the_writing_pose_and_follows_a_sidestep(room, tmp_path):
+    """Tokens lifted through their cells' centres land on those centres when read where they
+    were written; a sidestep moves them by parts of cells, within the footprint's reach."""
+    pose = room.pose(3)
+    points, _ = room.points(pose, 0)
+    memory = LatentMemory.create(str(tmp_path / "m"), channels=points.features.shape[1], voxel_size=0.01)
+    memory.write(points, 0, pose, 0.0)
+    here, _ = warp_memory(memory, pose, R, room.latent, radius=30.0)
+    assert here.mask.any() and here.subcell.abs().max() < 1e-3
+    aside = compose(pose, pose_from_yaw_pitch(torch.tensor([0.13, 0.0, 0.0]), 0.0, 0.0))
+    there, _ = warp_memory(memory, aside, R, room.latent, radius=30.0, footprint=True)
+    moved = there.subcell.permute(1, 0, 2, 3)[:, there.mask]
+    assert moved.abs().max() <= 3.0 and (moved.abs() > 0.05).float().mean() > 0.5

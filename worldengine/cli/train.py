@@ -39,7 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--walk-steps", type=int, default=150, help="generator: explorer steps per scene walk")
     parser.add_argument("--history-noise", type=float, default=0.0,
                         help="generator: max std of Gaussian noise on history latents (default 0)")
-    parser.add_argument("--init", default=None, help="autoencoder: a trained autoencoder folder to start from")
+    parser.add_argument("--init", default=None, help="autoencoder or refiner: a trained folder of the same size to "
+                                                     "start from")
     parser.add_argument("--decoder-only", action="store_true",
                         help="autoencoder: train only the decoder of --init (its latents, and generators on them, stay valid)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -94,7 +95,8 @@ def _refiner_task(args: argparse.Namespace):
     data = Path(args.data) if args.data else Path(args.out) / "data" / "pairs.safetensors"
     seeds = [TRAIN_SCENE_SEEDS[i] for i in range(args.scenes)]
     build_refiner_pairs(data, generator, seeds, args.pairs_per_scene, progress=not args.no_progress)
-    return RefinerTask(config, args.batch_size, data, generator.autoencoder, autoencoder_digest(generator.autoencoder))
+    return RefinerTask(config, args.batch_size, data, generator.autoencoder, autoencoder_digest(generator.autoencoder),
+                       init=args.init)
 
 
 def run(args: argparse.Namespace) -> int:

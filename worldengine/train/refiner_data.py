@@ -31,7 +31,7 @@ from worldengine.scenes import ProceduralScene, render_cubemaps
 from worldengine.world import WorldConfig, WorldModel
 from worldengine.world.start import scene_start
 
-FORMAT, VERSION = "worldengine-refiner-pairs", 1
+FORMAT, VERSION = "worldengine-refiner-pairs", 2  # 2: inputs carry the sub-cell offsets
 MOVE_RANGE = (0.15, 1.0)  # metres between the remembered frame and the view it is read at
 TRIES = 20
 

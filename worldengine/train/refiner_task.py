@@ -4,6 +4,9 @@ Loss on covered cells only (the refiner's output is used nowhere else): L1 to th
 ground truth's latents, plus L1 of the decoded pixels (RGB and disparity, the frozen
 autoencoder's decoder) against the ground-truth pixels. For decoding, uncovered cells
 hold the ground truth's latents, so the decoder sees a whole picture.
+
+`init` starts from a trained refiner of the same size; one trained without the sub-cell
+inputs gains them with zero weights, so training starts from what it had learnt.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from worldengine.model.autoencoder import CubeAutoencoder, pack_rgbd
+from worldengine.model.checkpoint import load_refiner
 from worldengine.model.refiner import LatentRefiner, RefinerConfig
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS
 from worldengine.train.refiner_data import load_refiner_pairs
@@ -26,10 +30,15 @@ class RefinerTask:
     kind = "refiner"
 
     def __init__(self, config: RefinerConfig, batch_size: int, data: str | Path, autoencoder: CubeAutoencoder,
-                 autoencoder_digest: str):
+                 autoencoder_digest: str, init: str | Path | None = None):
         if config.latent_channels != autoencoder.config.latent_channels:
             raise ValueError(f"refiner of {config.latent_channels} latent channels for an autoencoder of "
                              f"{autoencoder.config.latent_channels}")
+        self.init = None if init is None else load_refiner(init)  # a bad folder fails before any training
+        if self.init is not None and _size(self.init.config) != _size(config):
+            raise ValueError(f"the refiner at {init} has config {self.init.config.to_dict()}, "
+                             f"not the size asked for {config.to_dict()}")
+        self.init_path = None if init is None else str(init)
         self.config, self.batch_size, self.data = config, batch_size, Path(data)
         self.autoencoder, self.autoencoder_digest = autoencoder.eval().requires_grad_(False), autoencoder_digest
         self._pairs: dict[str, torch.Tensor] | None = None
@@ -40,7 +49,10 @@ class RefinerTask:
         return self._pairs
 
     def build_model(self) -> torch.nn.Module:
-        return LatentRefiner(self.config)
+        model = LatentRefiner(self.config)
+        if self.init is not None:
+            model.load_state_dict(grown_state(self.init.state_dict(), model.state_dict()))
+        return model
 
     def batches(self, seed: int, rank: int, world_size: int) -> Iterator[dict]:
         pairs = self.pairs()
@@ -70,7 +82,7 @@ class RefinerTask:
 
     def meta(self) -> dict:
         return {"kind": self.kind, "config": self.config.to_dict(), "autoencoder": self.autoencoder_digest,
-                "data": str(self.data), "pairs": len(self.pairs()["input"]),
+                "data": str(self.data), "pairs": len(self.pairs()["input"]), "init": self.init_path,
                 "train_seeds": [TRAIN_SCENE_SEEDS.start, TRAIN_SCENE_SEEDS.stop],
                 "heldout_seeds": [HELDOUT_SCENE_SEEDS.start, HELDOUT_SCENE_SEEDS.stop]}
 
@@ -78,4 +90,24 @@ class RefinerTask:
         return {"parameters": sum(p.numel() for p in model.parameters())}
 
 
-__all__ = ["RefinerTask"]
+def _size(config: RefinerConfig) -> tuple:
+    return config.latent_channels, config.width, config.depth
+
+
+def grown_state(old: dict[str, torch.Tensor], new: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """`new`'s state with `old`'s weights in it: a weight with fewer input channels in `old`
+    (a refiner without the sub-cell inputs) fills the leading ones, the rest stay zero."""
+    grown = {}
+    for name, target in new.items():
+        source = old[name]
+        if source.shape == target.shape:
+            grown[name] = source.clone()
+        elif source.ndim == 4 and source.shape[0] == target.shape[0] and source.shape[1] < target.shape[1]:
+            grown[name] = torch.zeros_like(target)
+            grown[name][:, :source.shape[1]] = source
+        else:
+            raise ValueError(f"refiner weight {name} of shape {tuple(source.shape)} cannot grow to {tuple(target.shape)}")
+    return grown
+
+
+__all__ = ["RefinerTask", "grown_state"]

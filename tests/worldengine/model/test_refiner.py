@@ -34,17 +34,20 @@ def _warp(c=4, s=8):
     features = torch.randn(6, c, s, s) * mask[:, None]
     depth = torch.where(mask, torch.rand(6, s, s) * 4 + 0.1, 0.0)
     scale = torch.where(mask, torch.full((6, s, s), 2.0), 1.0)
-    return Warped(features, mask, depth, mask.float().mean((1, 2)), torch.zeros(6, s, s, dtype=torch.long), scale)
+    subcell = (torch.rand(6, 2, s, s) - 0.5) * mask[:, None]
+    return Warped(features, mask, depth, mask.float().mean((1, 2)), torch.zeros(6, s, s, dtype=torch.long), scale,
+                  subcell=subcell)
 
 
 def test_refiner_input_known_values():
     warped = _warp()
     x = refiner_input(warped)
-    assert x.shape == (6, 4 + 3, 8, 8)
+    assert x.shape == (6, 4 + 5, 8, 8)
+    torch.testing.assert_close(x[:, 7:], warped.subcell)
     torch.testing.assert_close(x[:, 4], warped.mask.float())
     near = warped.mask & (warped.depth > DISPARITY_NEAR)
     torch.testing.assert_close(x[:, 5][near], DISPARITY_NEAR / warped.depth[near])
-    assert torch.allclose(x[:, 6][warped.mask], torch.tensor(math.log(2.0))) and (x[:, 5:][~warped.mask[:, None].expand(-1, 2, -1, -1)] == 0).all()
+    assert torch.allclose(x[:, 6][warped.mask], torch.tensor(math.log(2.0))) and (x[:, 5:][~warped.mask[:, None].expand(-1, 4, -1, -1)] == 0).all()
 
 
 def test_an_untrained_refiner_is_the_identity_on_covered_cells():
@@ -59,6 +62,24 @@ def test_an_untrained_refiner_is_the_identity_on_covered_cells():
     assert not torch.allclose(out, warped.features)
     with pytest.raises(ValueError, match="refiner input must be"):
         refiner(x[:, :, :5])
+
+
+def test_a_refiner_without_subcell_inputs_ignores_them():
+    """Refiners saved before the sub-cell inputs existed load as such (no `subcell` in their
+    config) and read the first three extra channels only."""
+    old = RefinerConfig.from_dict({"latent_channels": 4, "width": 8, "depth": 1, "version": 1})
+    assert not old.subcell and RefinerConfig.from_dict(RefinerConfig(4, 8, 1).to_dict()).subcell
+    refiner = LatentRefiner(old)
+    assert refiner.inp.conv.weight.shape[1] == 4 + 3
+    torch.nn.init.normal_(refiner.out.conv.weight, std=0.1)
+    warped = _warp()
+    x = refiner_input(warped)[None]
+    moved = x.clone()
+    moved[:, :, 7:] += 0.25
+    torch.testing.assert_close(refiner(x), refiner(moved))
+    new = LatentRefiner(RefinerConfig(latent_channels=4, width=8, depth=1))
+    torch.nn.init.normal_(new.out.conv.weight, std=0.1)
+    assert not torch.allclose(new(x), new(moved))
 
 
 def _generator_with_refiner(bias: float):

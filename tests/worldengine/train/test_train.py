@@ -144,6 +144,30 @@ def test_decoder_only_training_needs_a_matching_start(tmp_path):
         AutoencoderTask(SMALL, 1, init=tmp_path / "none")
 
 
+def test_a_refiner_grows_the_subcell_inputs_from_one_without(tmp_path):
+    """Started from a refiner without sub-cell inputs, training starts from the same
+    function: the old weights in place, the new input channels zero."""
+    from tests.conftest import make_tiny_generator
+    from worldengine.model.refiner import LatentRefiner, RefinerConfig, refiner_input
+    from worldengine.train.checkpoint import save_model
+    from worldengine.train.refiner_task import RefinerTask
+
+    old = LatentRefiner(RefinerConfig(latent_channels=4, width=8, depth=1, subcell=False))
+    torch.nn.init.normal_(old.out.conv.weight, std=0.1)
+    save_model(tmp_path / "old", old, {"kind": "refiner", "config": old.config.to_dict()})
+    generator = make_tiny_generator()
+    task = RefinerTask(RefinerConfig(latent_channels=4, width=8, depth=1), 1, tmp_path / "pairs", generator.autoencoder,
+                       "digest", init=tmp_path / "old")
+    grown = task.build_model()
+    assert grown.config.subcell and grown.inp.conv.weight.shape[1] == 4 + 5
+    x = torch.randn(1, 6, 4 + 5, 8, 8)
+    x[:, :, 4] = 1.0
+    torch.testing.assert_close(grown(x), old(x))
+    with pytest.raises(ValueError, match="not the size asked for"):
+        RefinerTask(RefinerConfig(latent_channels=4, width=16, depth=1), 1, tmp_path / "pairs", generator.autoencoder,
+                    "digest", init=tmp_path / "old")
+
+
 def test_refiner_pairs_and_training(tmp_path):
     """Pairs are the engine's warp of a ground-truth frame to a nearby view with that view's
     ground truth; a rerun keeps the file; the refiner trains on them and its loss falls."""
@@ -156,7 +180,7 @@ def test_refiner_pairs_and_training(tmp_path):
     path = build_refiner_pairs(tmp_path / "pairs.safetensors", generator, [0, 1], 2, progress=False)
     pairs = load_refiner_pairs(path)
     n = len(pairs["input"])
-    assert 2 <= n <= 4 and pairs["input"].shape[1:] == (6, 4 + 3, 8, 8) and pairs["target_rgb"].shape[1:] == (6, 32, 32, 3)
+    assert 2 <= n <= 4 and pairs["input"].shape[1:] == (6, 4 + 5, 8, 8) and pairs["target_rgb"].shape[1:] == (6, 32, 32, 3)
     covered = pairs["input"][:, :, 4]
     assert 0.2 < float(covered.mean()) < 1.0  # a nearby view: mostly seen, some of it not
     stamp = path.stat().st_mtime_ns
@@ -166,6 +190,8 @@ def test_refiner_pairs_and_training(tmp_path):
     train(task, tmp_path / "run", _config(40), progress=False)
     records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert sum(r["loss"] for r in records[-8:]) < sum(r["loss"] for r in records[:8])
+    subcell = pairs["input"][:, :, 7:].permute(0, 1, 3, 4, 2)[covered.bool()]  # (M, 2)
+    assert subcell.abs().max() <= 3.0 and subcell.abs().mean() > 0.05  # moved tokens land off their cells' centres
     with pytest.raises(ValueError, match="not a refiner pairs file"):
         bad = tmp_path / "bad.safetensors"
         save_file({"x": torch.zeros(1)}, str(bad))
