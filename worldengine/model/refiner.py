@@ -60,7 +60,7 @@ def refiner_input(warped: Warped) -> torch.Tensor:
     mask = warped.mask.float()
     disparity = warped.near_over_depth(DISPARITY_NEAR)
     change = torch.where(warped.mask, warped.decoded_depth_scale().clamp_min(1e-3).log(), 0.0)
-    subcell = warped.subcell if warped.subcell is not None else mask[:, None].expand(-1, 2, -1, -1) * 0
+    subcell = warped.subcell if warped.subcell is not None else mask.new_zeros(mask.shape[0], 2, *mask.shape[1:])
     return torch.cat([warped.features.float() * mask[:, None], mask[:, None], disparity[:, None], change[:, None],
                       subcell.float()], 1)
 
