@@ -50,7 +50,7 @@ from worldengine.agent.actions import DiscreteAction, MotionConfig
 from worldengine.eval.metrics import depth_absrel, psnr, ssim
 from worldengine.eval.visualize import equirect_image
 from worldengine.geometry.cube import face_rotations
-from worldengine.geometry.pose import pose_from_yaw_pitch, yaw_pitch_from_pose
+from worldengine.geometry.pose import pose_from_yaw_pitch, turned
 from worldengine.model.autoencoder import pack_rgbd
 from worldengine.model.checkpoint import load_world_generator
 from worldengine.model.generate import CubeGenerator
@@ -130,9 +130,8 @@ def _moved(pose: np.ndarray, metres: float) -> np.ndarray:
 
 
 def _turned(pose: np.ndarray, radians: float) -> np.ndarray:
-    """`pose` turned left by `radians` about +y (yaw composed exactly, as the kinematics does)."""
-    yaw, pitch = (float(v) for v in yaw_pitch_from_pose(torch.as_tensor(pose, dtype=torch.float64)))
-    return pose_from_yaw_pitch(torch.as_tensor(pose[:3, 3]), yaw + radians, pitch).numpy()
+    """geometry.pose.turned for the numpy poses of a path."""
+    return turned(torch.as_tensor(pose, dtype=torch.float64), radians).numpy()
 
 
 def retrace_path(start: np.ndarray, moves: int, motion: MotionConfig) -> list[tuple[np.ndarray, int]]:

@@ -24,6 +24,7 @@ __all__ = [
     "rotation_angle",
     "pose_from_yaw_pitch",
     "yaw_pitch_from_pose",
+    "turned",
     "check_rigid",
     "transform_points",
 ]
@@ -233,3 +234,11 @@ def transform_points(T: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
     R = T[..., :3, :3]  # (..., 3, 3)
     t = T[..., None, :3, 3]  # (..., 1, 3)
     return p.to(T.dtype) @ R.transpose(-1, -2) + t
+
+
+def turned(T: torch.Tensor, radians: float) -> torch.Tensor:
+    """Pose T (..., 4, 4) turned about the world's vertical by `radians` (positive turns
+    left, as Ry does): yaw added exactly, as the kinematics composes it; position and
+    pitch kept. Raises as `yaw_pitch_from_pose` does for a pose with roll."""
+    yaw, pitch = yaw_pitch_from_pose(T)
+    return pose_from_yaw_pitch(T[..., :3, 3], yaw + radians, pitch)

@@ -24,6 +24,7 @@ from memory.files import atomic_write, check_format
 from worldengine.agent.actions import MotionConfig
 from worldengine.agent.start import start_pose
 from worldengine.geometry.cube import face_rotations
+from worldengine.geometry.pose import turned
 from worldengine.model.autoencoder import pack_rgbd
 from worldengine.model.generate import CubeGenerator
 from worldengine.model.refiner import refiner_input
@@ -66,7 +67,7 @@ def build_refiner_pairs(path: str | Path, generator: CubeGenerator, seeds: list[
             scene, rng = ProceduralScene(seed), np.random.default_rng(seed)
             for _ in range(per_scene):
                 pose = start_pose(scene, rng, motion)
-                pose = _turned(pose, rng.uniform(-math.pi, math.pi))
+                pose = turned(pose, rng.uniform(-math.pi, math.pi))  # the writer's heading varies
                 target = _nearby_free_pose(scene, pose, rng, motion)
                 if target is None:
                     continue
@@ -89,15 +90,6 @@ def build_refiner_pairs(path: str | Path, generator: CubeGenerator, seeds: list[
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(path, lambda temp: save_file(tensors, str(temp), metadata={k: str(v) for k, v in request.items()}))
     return path
-
-
-def _turned(pose: torch.Tensor, yaw: float) -> torch.Tensor:
-    """`pose` turned about the vertical by `yaw` (the writer's heading varies; the world cube keeps it)."""
-    c, s = math.cos(yaw), math.sin(yaw)
-    turn = torch.tensor([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]], dtype=pose.dtype)
-    out = pose.clone()
-    out[:3, :3] = turn @ pose[:3, :3]
-    return out
 
 
 def _metadata(path: Path) -> dict | None:

@@ -186,3 +186,22 @@ def test_transform_points_shapes_and_values():
     assert batched.shape == (4, 2, 3)
     with pytest.raises(ValueError, match=r"\(\.\.\., N, 3\)"):
         transform_points(T, torch.zeros(2, 4))
+
+
+def test_turned_adds_yaw_and_keeps_position_and_pitch():
+    """Turned by 0.3 rad: the pose of yaw + 0.3 at the same place and pitch; a full turn in
+    24 steps of 15 deg is back where it started; a pose with roll is refused."""
+    from worldengine.geometry.pose import turned
+
+    pose = pose_from_yaw_pitch(torch.tensor([1.0, 1.5, -2.0], dtype=torch.float64), 0.7, -0.2)
+    torch.testing.assert_close(turned(pose, 0.3), pose_from_yaw_pitch(pose[:3, 3], 1.0, -0.2))
+    around = pose
+    for _ in range(24):
+        around = turned(around, math.radians(15))
+    torch.testing.assert_close(around, pose)
+    left = turned(pose_from_yaw_pitch(torch.zeros(3), 0.0), math.pi / 2)
+    torch.testing.assert_close(left[:3, 2], torch.tensor([1.0, 0.0, 0.0]))  # forward (-z) now points along -x: left
+    rolled = make_pose(torch.tensor([[1.0, 0, 0], [0, 0.8, -0.6], [0, 0.6, 0.8]]) @ torch.tensor(
+        [[0.8, -0.6, 0], [0.6, 0.8, 0], [0, 0, 1.0]]), torch.zeros(3))
+    with pytest.raises(ValueError, match="roll"):
+        turned(rolled, 0.1)
