@@ -139,3 +139,13 @@ def test_a_checkpoint_config_of_the_wrong_shape_is_a_one_line_error(tmp_path, ca
     assert main(["explore", "--steps", "1", *tiny, "--checkpoint", str(broken), "--out", str(tmp_path / "run")]) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "config.json" in error[0] and not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["generator", "--init", "somewhere"], "the generator has none"),
+    (["refiner", "--decoder-only"], "means nothing for the refiner"),
+])
+def test_train_refuses_options_that_do_not_apply(tmp_path, capsys, args, message):
+    """An option the model cannot use is an error before anything is made, not ignored."""
+    assert main(["train", *args, "--out", str(tmp_path / "run")]) == 2
+    assert message in capsys.readouterr().err and not (tmp_path / "run").exists()

@@ -104,6 +104,10 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--steps and --batch-size must be positive")
     if args.size not in _sizes(args.model):
         raise ValueError(f"unknown {args.model} size {args.size!r}; choose from {sorted(_sizes(args.model))}")
+    if args.init is not None and args.model == "generator":
+        raise ValueError("--init starts an autoencoder or a refiner from a trained one; the generator has none")
+    if args.decoder_only and args.model != "autoencoder":
+        raise ValueError(f"--decoder-only trains an autoencoder's decoder; it means nothing for the {args.model}")
     task = _task(args)
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                          checkpoint_every=args.checkpoint_every, seed=args.seed, warmup=min(100, args.steps // 10 + 1))
