@@ -7,7 +7,9 @@ Pairs as the refiner trains on (worldengine.train.refiner_data: the engine's war
 ground-truth frame's tokens 0.15 to 1 m away), but in held-out scenes. For each pair the
 covered cells are decoded three ways, the uncovered ones holding the ground truth's own
 latents in all three: the warp as it is (unrefined), the refiner's output (refined), and
-the ground truth's latents (the autoencoder's round trip, the ceiling). PSNR and SSIM of
+the ground truth's latents (the autoencoder's round trip, the ceiling); a refiner that reads
+the warp's sub-cell offsets is also run with them zeroed ("refined, no sub-cell"), what it
+makes of the warp without knowing where in its cell each token landed. PSNR and SSIM of
 the RGB against the ground truth (eval.metrics), and disparity L1 on covered pixels (as
 decoded: the engine's unrefined path rescales remembered depth to the viewer afterwards).
 Writes benchmarks/results/refiner.json.
@@ -28,11 +30,12 @@ from benchmarks.common import bench_command, markdown_table, publish
 from worldengine.eval.metrics import psnr, ssim
 from worldengine.model.autoencoder import pack_rgbd, unpack_rgbd
 from worldengine.model.checkpoint import DEFAULT_REFINER, load_refiner, load_world_generator
+from worldengine.model.refiner import SUBCELL_CHANNELS
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, check_heldout
 from worldengine.train.refiner_data import build_refiner_pairs, load_refiner_pairs
 
 NAME = "refiner"
-WAYS = ("unrefined", "refined", "autoencoder")
+WAYS = ("unrefined", "refined", "refined, no sub-cell", "autoencoder")
 
 
 def _decoded(generator, latents: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
@@ -50,16 +53,22 @@ def measure(seeds: list[int], per_scene: int, refiner_dir: Path | str) -> dict:
         pairs = load_refiner_pairs(build_refiner_pairs(Path(folder) / "pairs.safetensors", generator, seeds, per_scene,
                                                        progress=False))
     c = refiner.config.latent_channels
-    scores = {way: {"psnr": [], "ssim": [], "disparity_l1": []} for way in WAYS}
+    ways = WAYS if refiner.config.subcell else tuple(w for w in WAYS if w != "refined, no sub-cell")
+    scores = {way: {"psnr": [], "ssim": [], "disparity_l1": []} for way in ways}
     for k in range(len(pairs["input"])):
         inp, target = pairs["input"][k], pairs["target_latents"][k]
         mask = inp[:, c:c + 1].bool()
+        blind = inp.clone()
+        blind[:, -SUBCELL_CHANNELS:] = 0
         with torch.no_grad():
-            refined = refiner(inp[None])[0]
+            refined, refined_blind = refiner(torch.stack([inp, blind])).unbind(0)
         truth = pack_rgbd(pairs["target_rgb"][k][None], pairs["target_depth"][k][None].float(),
                           generator.autoencoder.config.near)[0, :, 3]
         pixels = F.interpolate(mask.float(), size=truth.shape[-2:], mode="nearest")[:, 0].bool()
-        for way, latents in (("unrefined", inp[:, :c]), ("refined", refined), ("autoencoder", target)):
+        decoded = {"unrefined": inp[:, :c], "refined": refined, "refined, no sub-cell": refined_blind,
+                   "autoencoder": target}
+        for way in ways:
+            latents = decoded[way]
             rgb, disparity = _decoded(generator, torch.where(mask, latents, target))
             scores[way]["psnr"].append(psnr(rgb, pairs["target_rgb"][k].numpy()))
             scores[way]["ssim"].append(ssim(rgb, pairs["target_rgb"][k].numpy()))
@@ -72,15 +81,19 @@ def measure(seeds: list[int], per_scene: int, refiner_dir: Path | str) -> dict:
         "refined_ssim_over_autoencoder": figures["refined"]["ssim"] / figures["autoencoder"]["ssim"],
         "unrefined_ssim_over_autoencoder": figures["unrefined"]["ssim"] / figures["autoencoder"]["ssim"],
     })
+    if "refined, no sub-cell" in figures:
+        figures["subcell_ssim_gain"] = figures["refined"]["ssim"] - figures["refined, no sub-cell"]["ssim"]
     return figures
 
 
 def report(f: dict) -> str:
-    rows = [[way, f"{f[way]['psnr']:.2f}", f"{f[way]['ssim']:.3f}", f"{f[way]['disparity_l1']:.4f}"] for way in WAYS]
+    rows = [[way, f"{f[way]['psnr']:.2f}", f"{f[way]['ssim']:.3f}", f"{f[way]['disparity_l1']:.4f}"]
+            for way in WAYS if way in f]
     table = markdown_table(["covered cells decoded from", "PSNR", "SSIM", "disparity L1 (covered)"], rows)
     return (f"{table}\n\n{f['pairs']} held-out pairs, {f['coverage']:.2f} of cells covered; refined over unrefined: "
             f"{f['psnr_gain_db']:+.2f} dB, SSIM {f['ssim_gain']:+.3f}; SSIM over the autoencoder's: "
-            f"{f['unrefined_ssim_over_autoencoder']:.2f} -> {f['refined_ssim_over_autoencoder']:.2f}")
+            f"{f['unrefined_ssim_over_autoencoder']:.2f} -> {f['refined_ssim_over_autoencoder']:.2f}"
+            + (f"; the sub-cell inputs are worth SSIM {f['subcell_ssim_gain']:+.3f}" if "subcell_ssim_gain" in f else ""))
 
 
 def main(argv: list[str] | None = None) -> dict:

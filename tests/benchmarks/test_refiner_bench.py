@@ -13,6 +13,7 @@ def test_an_untrained_refiner_changes_nothing(tmp_path):
     figures = refiner_bench.measure([HELDOUT_SCENE_SEEDS[0]], 1, tmp_path / "refiner")
     assert figures["pairs"] == 1 and 0 < figures["coverage"] < 1
     assert figures["ssim_gain"] == 0 and figures["psnr_gain_db"] == 0
+    assert figures["refined, no sub-cell"] == figures["unrefined"] and figures["subcell_ssim_gain"] == 0
     assert figures["autoencoder"]["ssim"] > figures["unrefined"]["ssim"]  # the ceiling is above a warp
     assert "refined over unrefined" in refiner_bench.report(figures)
     with pytest.raises(ValueError):
