@@ -35,7 +35,8 @@ from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, check_heldout
 from worldengine.train.refiner_data import build_refiner_pairs, load_refiner_pairs
 
 NAME = "refiner"
-WAYS = ("unrefined", "refined", "refined, no sub-cell", "autoencoder")
+BLIND = "refined, no sub-cell"
+WAYS = ("unrefined", "refined", BLIND, "autoencoder")
 
 
 def _decoded(generator, latents: torch.Tensor) -> tuple[np.ndarray, torch.Tensor]:
@@ -53,20 +54,20 @@ def measure(seeds: list[int], per_scene: int, refiner_dir: Path | str) -> dict:
         pairs = load_refiner_pairs(build_refiner_pairs(Path(folder) / "pairs.safetensors", generator, seeds, per_scene,
                                                        progress=False))
     c = refiner.config.latent_channels
-    ways = WAYS if refiner.config.subcell else tuple(w for w in WAYS if w != "refined, no sub-cell")
+    ways = tuple(way for way in WAYS if way != BLIND or refiner.config.subcell)
     scores = {way: {"psnr": [], "ssim": [], "disparity_l1": []} for way in ways}
     for k in range(len(pairs["input"])):
         inp, target = pairs["input"][k], pairs["target_latents"][k]
         mask = inp[:, c:c + 1].bool()
-        blind = inp.clone()
-        blind[:, -SUBCELL_CHANNELS:] = 0
+        inputs = [inp]
+        if BLIND in ways:  # the same warp with the sub-cell offsets (the last channels) zeroed
+            inputs.append(torch.cat([inp[:, :-SUBCELL_CHANNELS], torch.zeros_like(inp[:, -SUBCELL_CHANNELS:])], 1))
         with torch.no_grad():
-            refined, refined_blind = refiner(torch.stack([inp, blind])).unbind(0)
+            refined = refiner(torch.stack(inputs))
         truth = pack_rgbd(pairs["target_rgb"][k][None], pairs["target_depth"][k][None].float(),
                           generator.autoencoder.config.near)[0, :, 3]
         pixels = F.interpolate(mask.float(), size=truth.shape[-2:], mode="nearest")[:, 0].bool()
-        decoded = {"unrefined": inp[:, :c], "refined": refined, "refined, no sub-cell": refined_blind,
-                   "autoencoder": target}
+        decoded = {"unrefined": inp[:, :c], "refined": refined[0], BLIND: refined[-1], "autoencoder": target}
         for way in ways:
             latents = decoded[way]
             rgb, disparity = _decoded(generator, torch.where(mask, latents, target))
@@ -81,8 +82,8 @@ def measure(seeds: list[int], per_scene: int, refiner_dir: Path | str) -> dict:
         "refined_ssim_over_autoencoder": figures["refined"]["ssim"] / figures["autoencoder"]["ssim"],
         "unrefined_ssim_over_autoencoder": figures["unrefined"]["ssim"] / figures["autoencoder"]["ssim"],
     })
-    if "refined, no sub-cell" in figures:
-        figures["subcell_ssim_gain"] = figures["refined"]["ssim"] - figures["refined, no sub-cell"]["ssim"]
+    if BLIND in figures:
+        figures["subcell_ssim_gain"] = figures["refined"]["ssim"] - figures[BLIND]["ssim"]
     return figures
 
 

@@ -78,12 +78,13 @@ class WorldSessions:
     Args (as World-v0's): scene_seed / scene_kind / scene_seeds choose the ground-truth
     scene a world starts in; mesh_path (with mesh_up "y" | "z" and mesh_scale, as Scene-v0)
     starts every world from a user's mesh instead, at a walkable pose; action_kind
-    "discrete" | "continuous"; max_steps before truncation; generator: a loaded CubeGenerator to share, else `checkpoint` and
-    `autoencoder` folders (the shipped ones by default); mode "sequential" | "joint";
-    sampler_steps; backend of the ground-truth start render; workdir for the stores;
-    info_timings: put the step's wall-clock timings in info["timings_ms"]. Off by default:
-    Gymnasium asks info to be a function of seed and actions (check_env tests it), which
-    a clock is not; they are always at `env.unwrapped.world.last_frame(i).timings`.
+    "discrete" | "continuous"; max_steps before truncation; generator: a loaded
+    CubeGenerator to share, else `checkpoint` and `autoencoder` folders (the shipped ones
+    by default); mode "sequential" | "joint"; sampler_steps; backend of the ground-truth
+    start render; workdir for the stores; info_timings: put the step's wall-clock timings
+    in info["timings_ms"]. Off by default: Gymnasium asks info to be a function of seed
+    and actions (check_env tests it), which a clock is not; they are always at
+    `env.unwrapped.world.last_frame(i).timings`.
     """
 
     def __init__(self, num_worlds: int, scene_seed: int | None = None, scene_kind: str | None = None,

@@ -94,9 +94,10 @@ def _refiner_task(args: argparse.Namespace):
     config = REFINER_SIZES[args.size]
     data = Path(args.data) if args.data else Path(args.out) / "data" / "pairs.safetensors"
     seeds = [TRAIN_SCENE_SEEDS[i] for i in range(args.scenes)]
+    task = RefinerTask(config, args.batch_size, data, generator.autoencoder, autoencoder_digest(generator.autoencoder),
+                       init=args.init)  # a bad --init fails before the pairs are built
     build_refiner_pairs(data, generator, seeds, args.pairs_per_scene, progress=not args.no_progress)
-    return RefinerTask(config, args.batch_size, data, generator.autoencoder, autoencoder_digest(generator.autoencoder),
-                       init=args.init)
+    return task
 
 
 def run(args: argparse.Namespace) -> int:

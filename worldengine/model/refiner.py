@@ -8,7 +8,8 @@ how much nearer or farther it is than when written, and where its token's centre
 within the cell, the sub-cell shift the content should make), trained through the decoder
 against the ground truth at the new view (worldengine.train.refiner_task). Only covered
 cells seen from elsewhere than where they were written are refined (`cells_to_refine`);
-the memory itself is never changed by it (DESIGN.md: shown refined, never overwritten). Its last layer starts at zero: an untrained refiner is the identity.
+the memory itself is never changed by it (DESIGN.md: shown refined, never overwritten).
+Its last layer starts at zero: an untrained refiner is the identity.
 """
 
 from __future__ import annotations
