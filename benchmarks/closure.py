@@ -47,6 +47,7 @@ import torch
 
 from benchmarks.common import ENGINES, RESULTS_DIR, bench_command, markdown_table, publish
 from worldengine.agent.actions import DiscreteAction, MotionConfig
+from worldengine.cli.mesh_args import add_mesh_arguments, mesh_flags, mesh_scene
 from worldengine.eval.metrics import depth_absrel, psnr, ssim
 from worldengine.eval.visualize import equirect_image
 from worldengine.geometry.cube import face_rotations
@@ -307,18 +308,15 @@ def main(argv: Sequence[str] | None = None, generator: CubeGenerator | None = No
     parser = argparse.ArgumentParser(prog="python -m benchmarks.closure", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="one room, one house, retraces of 4 and 12")
     parser.add_argument("--results-dir", type=Path, default=None, help="where closure.json and closure.png go")
-    parser.add_argument("--mesh", default=None, help="measure on your mesh instead (writes closure_mesh.json)")
-    parser.add_argument("--mesh-up", default="y", choices=["y", "z"], help="the mesh file's up axis")
-    parser.add_argument("--mesh-scale", type=float, default=1.0, help="metres per mesh file unit")
+    add_mesh_arguments(parser, "measure on your mesh instead (writes closure_mesh.json)")
     args = parser.parse_args(argv)
-    mesh = MeshScene(args.mesh, args.mesh_up, args.mesh_scale) if args.mesh else None
+    mesh = mesh_scene(args)
     generator = generator or load_world_generator()
     folder = args.results_dir or RESULTS_DIR
     name = "closure" if mesh is None else "closure_mesh"
     figures = run(generator, config or (QUICK if args.quick else FULL), folder, mesh, name)
-    flags = [] if mesh is None else [f"--mesh {args.mesh}", f"--mesh-up {args.mesh_up}",
-                                     *([f"--mesh-scale {args.mesh_scale:g}"] if args.mesh_scale != 1.0 else [])]
-    publish(name, figures, report(figures), bench_command("closure", args.quick, *flags), folder, also=f" and {name}.png")
+    publish(name, figures, report(figures), bench_command("closure", args.quick, *mesh_flags(args)), folder,
+            also=f" and {name}.png")
     return figures
 
 

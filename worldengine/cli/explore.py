@@ -36,6 +36,7 @@ from tqdm import tqdm
 from worldengine.agent.actions import MotionConfig
 from worldengine.agent.explorer import LoopExplorer
 from worldengine.agent.start import start_pose
+from worldengine.cli.mesh_args import add_mesh_arguments, mesh_scene
 from worldengine.eval.metrics import depth_absrel, psnr
 from worldengine.eval.revisit import REVISIT_GAP, SeenBefore, is_revisit, longest_return
 from worldengine.eval.visualize import equirect_image, topdown_map
@@ -56,11 +57,8 @@ DEFAULT_SCENE_SEED = 1_000_006  # the first held-out house: rooms and doors to l
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scene-seed", type=int, default=DEFAULT_SCENE_SEED,
                         help=f"procedural scene seed (default {DEFAULT_SCENE_SEED}, a house held out from training)")
-    parser.add_argument("--mesh", default=None, metavar="PATH",
-                        help="explore a world started from your own mesh (OBJ+MTL, GLB, PLY, ...) instead; "
-                             "it is also the ground truth")
-    parser.add_argument("--mesh-up", default="y", choices=["y", "z"], help="the mesh file's up axis (default y)")
-    parser.add_argument("--mesh-scale", type=float, default=1.0, help="metres per mesh file unit (default 1)")
+    add_mesh_arguments(parser, "explore a world started from your own mesh (OBJ+MTL, GLB, PLY, ...) instead; "
+                               "it is also the ground truth")
     parser.add_argument("--steps", type=int, default=300, help="actions to take (default 300)")
     parser.add_argument("--mode", default="sequential", choices=MODES, help="face generation mode (default sequential)")
     parser.add_argument("--sampler-steps", type=int, default=4, help="flow sampler steps per window (default 4)")
@@ -111,7 +109,7 @@ def _check_args(args: argparse.Namespace) -> None:
 def _scene(args: argparse.Namespace):
     if args.mesh is None:
         return ProceduralScene(args.scene_seed)
-    scene = MeshScene(args.mesh, args.mesh_up, args.mesh_scale)
+    scene = mesh_scene(args)
     scene.resolve_backend(args.backend, torch.device("cpu"))  # these fail here, before any folder is made:
     scene.grid  # a backend the mesh cannot render with, a mesh with no walkable floor
     return scene

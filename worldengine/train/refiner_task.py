@@ -2,8 +2,10 @@
 
 Loss on covered cells only (the refiner's output is used nowhere else): L1 to the
 ground truth's latents, plus L1 of the decoded pixels (RGB and disparity, the frozen
-autoencoder's decoder) against the ground-truth pixels. For decoding, uncovered cells
-hold the ground truth's latents, so the decoder sees a whole picture.
+autoencoder's decoder) against the ground-truth pixels, plus 1 - SSIM of the decoded RGB
+(the structure the engine is judged by: L1 alone is content to blur what it cannot
+shift). For decoding, uncovered cells hold the ground truth's latents, so the decoder
+sees a whole picture.
 
 `init` starts from a trained refiner of the same size; one trained without the sub-cell
 inputs gains them with zero weights, so training starts from what it had learnt.
@@ -16,7 +18,9 @@ from typing import Iterator
 
 import torch
 import torch.nn.functional as F
+from kornia.metrics import ssim as kornia_ssim
 
+from worldengine.eval.metrics import SSIM_WINDOW
 from worldengine.model.autoencoder import CubeAutoencoder, pack_rgbd
 from worldengine.model.checkpoint import load_refiner
 from worldengine.model.refiner import LatentRefiner, RefinerConfig
@@ -24,6 +28,7 @@ from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS
 from worldengine.train.refiner_data import load_refiner_pairs
 
 LATENT_WEIGHT = 0.25
+STRUCTURE_WEIGHT = 0.25  # of 1 - SSIM; refiners trained before it had none (their run cards say so)
 
 
 class RefinerTask:
@@ -75,19 +80,30 @@ class RefinerTask:
         scale = decoded.shape[-1] // mask.shape[-1]
         pixels = F.interpolate(mask.flatten(0, 1), scale_factor=scale, mode="nearest").unflatten(0, mask.shape[:2])
         pixel = ((decoded - truth).abs() * pixels).sum() / (pixels.sum().clamp_min(1) * truth.shape[2])
+        structure = masked_dissimilarity(decoded[:, :, :3], truth[:, :, :3], pixels)
         with torch.no_grad():
             identity = ((batch["input"][:, :, :c] - batch["target_latents"]).abs() * mask).sum() / cells
-        return pixel + LATENT_WEIGHT * latent, {"loss_pixel": pixel.detach(), "loss_latent": latent.detach(),
-                                                "latent_l1_unrefined": identity}
+        total = pixel + LATENT_WEIGHT * latent + STRUCTURE_WEIGHT * structure
+        return total, {"loss_pixel": pixel.detach(), "loss_latent": latent.detach(),
+                       "loss_structure": structure.detach(), "latent_l1_unrefined": identity}
 
     def meta(self) -> dict:
         return {"kind": self.kind, "config": self.config.to_dict(), "autoencoder": self.autoencoder_digest,
                 "data": str(self.data), "pairs": len(self.pairs()["input"]), "init": self.init_path,
+                "loss_weights": {"pixel": 1.0, "latent": LATENT_WEIGHT, "structure": STRUCTURE_WEIGHT},
                 "train_seeds": [TRAIN_SCENE_SEEDS.start, TRAIN_SCENE_SEEDS.stop],
                 "heldout_seeds": [HELDOUT_SCENE_SEEDS.start, HELDOUT_SCENE_SEEDS.stop]}
 
     def finish(self, model: LatentRefiner, out: Path) -> dict:
         return {"parameters": sum(p.numel() for p in model.parameters())}
+
+
+def masked_dissimilarity(rgb: torch.Tensor, truth: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """Mean 1 - SSIM (the benchmarks' window) of (B, F, 3, S, S) images in [-1, 1] over the
+    pixels where `weight` (B, F, 1, S, S) is 1."""
+    similarity = kornia_ssim((rgb.flatten(0, 1) + 1) / 2, (truth.flatten(0, 1) + 1) / 2, SSIM_WINDOW)
+    weight = weight.flatten(0, 1)
+    return ((1 - similarity) * weight).sum() / (weight.sum().clamp_min(1) * rgb.shape[2])
 
 
 def _size(config: RefinerConfig) -> tuple:
@@ -110,4 +126,4 @@ def grown_state(old: dict[str, torch.Tensor], new: dict[str, torch.Tensor]) -> d
     return grown
 
 
-__all__ = ["RefinerTask", "grown_state"]
+__all__ = ["RefinerTask", "grown_state", "masked_dissimilarity"]

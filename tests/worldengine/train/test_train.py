@@ -196,3 +196,22 @@ def test_refiner_pairs_and_training(tmp_path):
         bad = tmp_path / "bad.safetensors"
         save_file({"x": torch.zeros(1)}, str(bad))
         load_refiner_pairs(bad)
+
+
+def test_the_refiners_structure_loss_counts_only_the_weighted_pixels():
+    """1 - SSIM on [-1, 1] images: 0 for the same image, about 1 against an independent one,
+    blind to pixels of weight 0 (beyond the window's reach), and it passes gradients."""
+    from worldengine.train.refiner_task import masked_dissimilarity
+
+    torch.manual_seed(0)
+    truth = torch.rand(1, 6, 3, 32, 32) * 2 - 1
+    noise = (torch.rand_like(truth) * 2 - 1).requires_grad_(True)
+    weight = torch.zeros(1, 6, 1, 32, 32)
+    weight[..., :12] = 1.0
+    assert float(masked_dissimilarity(truth, truth, weight)) < 1e-5
+    assert 0.8 < float(masked_dissimilarity(noise.detach(), truth, weight)) < 1.2
+    outside = truth.clone()
+    outside[..., 20:] = noise.detach()[..., 20:]  # changed only where the weight is 0, more than a window away
+    assert float(masked_dissimilarity(outside, truth, weight)) < 1e-5
+    masked_dissimilarity(noise, truth, weight).backward()
+    assert noise.grad is not None and noise.grad[..., :12].abs().sum() > 0 and noise.grad[..., 20:].abs().sum() == 0
