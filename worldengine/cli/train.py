@@ -32,7 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
     parser.add_argument("--checkpoint-every", type=int, default=200, help="steps between checkpoints")
     parser.add_argument("--seed", type=int, default=0, help="seed of weights and data stream")
-    parser.add_argument("--autoencoder", default=str(DEFAULT_AUTOENCODER), help="generator: the frozen autoencoder")
+    parser.add_argument("--autoencoder", default=str(DEFAULT_AUTOENCODER),
+                        help="generator and refiner: the frozen autoencoder they work with")
     parser.add_argument("--scenes", type=int, default=48,
                         help="generator: training scenes walked and encoded; refiner: scenes of its pairs (seeds 0..N-1)")
     parser.add_argument("--pairs-per-scene", type=int, default=16, help="refiner: warp/ground-truth pairs per scene")
