@@ -1,6 +1,6 @@
 """Quality and speed of the shipped CubeDiT generator on held-out scenes.
 
-Run: python -m benchmarks.generator [--quick] [--checkpoint DIR]
+Run: python -m benchmarks.generator [--quick] [--checkpoint DIR] [--autoencoder DIR] [--steps N]
 
 Held-out scene seeds (checked against the training range) are walked by the loop
 explorer; every ground-truth frame is encoded by the shipped autoencoder and written,
@@ -15,12 +15,14 @@ and the action, and compared with the ground truth:
 - psnr_memory_no_history / psnr_no_memory_no_history: sequential, history switched off
   too (as after a jump, or a revisit the recent frames do not see): the memory alone;
 - psnr_warped_memory: the warped memory decoded as it is (zeros where empty);
+- ssim_*, ae_ssim: SSIM (eval.metrics) beside each of those PSNRs but the history-off ones;
 - depth_absrel: generated depth (sequential) on pixels the ground truth sees as surface;
 - seam_ratio_*: seam difference (worldengine.model.seams) of the generated cube over that of
   the ground truth (1.0 = seams no more visible than in the real cube).
 
 Speed: one window (T = 1, six faces, batch 1) from context to decoded RGB-D, median ms.
-The full run also copies its JSON beside the weights (CHECKPOINT/evaluation.json).
+The full run also copies its JSON beside the weights (CHECKPOINT/evaluation.json), unless it
+decoded through an autoencoder other than the shipped one.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import torch
 
 from benchmarks.common import bench_command, markdown_table, publish
 from memory import LatentMemory, backproject, warp_memory
+from worldengine.eval.metrics import ssim as structural_similarity
 from worldengine.geometry.cube import face_rotations
 from worldengine.model.autoencoder import unpack_rgbd
 from worldengine.model.checkpoint import DEFAULT_AUTOENCODER, DEFAULT_GENERATOR, load_autoencoder, load_generator
@@ -53,6 +56,12 @@ MIN_COVERAGE = 0.9
 
 def psnr(rgb: torch.Tensor, truth: torch.Tensor) -> float:
     return float(10 * torch.log10(1 / ((rgb - truth) ** 2).mean()))
+
+
+def ssim(rgb: torch.Tensor, truth: torch.Tensor) -> float:
+    """SSIM of float (F, S, S, 3) pictures in [0, 1], as eval.metrics scores 8-bit ones."""
+    as_uint8 = lambda x: (x.clamp(0, 1) * 255).round().to(torch.uint8).numpy()  # noqa: E731
+    return structural_similarity(as_uint8(rgb), as_uint8(truth))
 
 
 def absrel(depth: torch.Tensor, truth: torch.Tensor) -> float:
@@ -104,9 +113,11 @@ def evaluate(generator: CubeGenerator, episodes: list[LatentEpisode],
                     window = generator.generate(context, mode, gen)
                     bare = without(context, memory=True)
                     out[mode] = window
+                    no_memory = generator.generate(bare, mode, gen).rgb[0]
                     rows.setdefault(f"psnr_memory_{mode}", []).append(psnr(window.rgb[0], truth))
-                    rows.setdefault(f"psnr_no_memory_{mode}", []).append(
-                        psnr(generator.generate(bare, mode, gen).rgb[0], truth))
+                    rows.setdefault(f"psnr_no_memory_{mode}", []).append(psnr(no_memory, truth))
+                    rows.setdefault(f"ssim_memory_{mode}", []).append(ssim(window.rgb[0], truth))
+                    rows.setdefault(f"ssim_no_memory_{mode}", []).append(ssim(no_memory, truth))
                     rows.setdefault(f"depth_absrel_{mode}", []).append(absrel(window.depth[0], episode.depth[i]))
                     seams[mode].append(seam_difference(window.rgb.permute(0, 1, 4, 2, 3)))
                 for name, blind in (("psnr_memory_no_history", without(context, history=True)),
@@ -118,10 +129,13 @@ def evaluate(generator: CubeGenerator, episodes: list[LatentEpisode],
                 seams["gt"].append(seam_difference(truth[None].permute(0, 1, 4, 2, 3)))
                 rgb_ae, depth_ae = generator.decode(episode.latents[i].float()[None])
                 rows.setdefault("ae_psnr", []).append(psnr(rgb_ae[0], truth))
+                rows.setdefault("ae_ssim", []).append(ssim(rgb_ae[0], truth))
                 rows.setdefault("ae_depth_absrel", []).append(absrel(depth_ae[0], episode.depth[i]))
                 c = ae.config.latent_channels
                 warped = context.memory[:, :, :c] * context.memory[:, :, -1:]
-                rows.setdefault("psnr_warped_memory", []).append(psnr(generator.decode(warped)[0][0], truth))
+                warped_rgb = generator.decode(warped)[0][0]
+                rows.setdefault("psnr_warped_memory", []).append(psnr(warped_rgb, truth))
+                rows.setdefault("ssim_warped_memory", []).append(ssim(warped_rgb, truth))
                 rows.setdefault("coverage", []).append(float(context.coverage.mean()))
                 views += 1
                 first = first or context
@@ -185,8 +199,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "checkpoint": str(args.checkpoint.resolve().relative_to(ROOT)) if args.checkpoint.resolve().is_relative_to(ROOT)
         else str(args.checkpoint),
     })
-    path = publish("generator", figures, report(figures), bench_command("generator", args.quick), args.results_dir)
-    if not args.quick:  # the evaluation summary travels with the weights it measured
+    flags = [f"--{name} {value}" for name, value, default in (
+        ("checkpoint", args.checkpoint, DEFAULT_GENERATOR), ("autoencoder", args.autoencoder, DEFAULT_AUTOENCODER),
+        ("steps", args.steps, 4)) if value != default]
+    path = publish("generator", figures, report(figures), bench_command("generator", args.quick, *flags),
+                   args.results_dir)
+    # the summary travels with the weights it measured, when it measured them as shipped
+    if not args.quick and args.autoencoder == DEFAULT_AUTOENCODER:
         (args.checkpoint / "evaluation.json").write_text(path.read_text())
     return figures
 
@@ -194,6 +213,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 def report(f: dict) -> str:
     rows = [
         ["autoencoder reconstruction PSNR (ceiling)", f"{f['ae_psnr']:.2f} dB", ""],
+        ["SSIM: autoencoder / generated memory on / off / warped memory (sequential)",
+         f"{f['ae_ssim']:.3f} / {f['ssim_memory_sequential']:.3f} / {f['ssim_no_memory_sequential']:.3f} / "
+         f"{f['ssim_warped_memory']:.3f}", ""],
         ["generated PSNR, memory on (sequential / joint)", f"{f['psnr_memory']:.2f} / {f['psnr_memory_joint']:.2f} dB",
          f"within 2 dB of the ceiling: {'met' if f['gap_to_ae_db'] <= 2 else 'missed'} (gap {f['gap_to_ae_db']:.2f})"],
         ["generated PSNR, memory off (sequential / joint)",

@@ -1,7 +1,7 @@
 """The learned refiner on held-out scenes: a remembered frame warped to a nearby view, decoded
 as it is and refined, against the ground truth there.
 
-    python -m benchmarks.refiner [--quick] [--refiner DIR]
+    python -m benchmarks.refiner [--quick] [--refiner DIR] [--autoencoder DIR]
 
 Pairs as the refiner trains on (worldengine.train.refiner_data: the engine's warp of a
 ground-truth frame's tokens 0.15 to 1 m away), but in held-out scenes. For each pair the
@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from benchmarks.common import bench_command, markdown_table, publish
 from worldengine.eval.metrics import psnr, ssim
 from worldengine.model.autoencoder import pack_rgbd, unpack_rgbd
-from worldengine.model.checkpoint import DEFAULT_REFINER, load_refiner, load_world_generator
+from worldengine.model.checkpoint import DEFAULT_AUTOENCODER, DEFAULT_REFINER, load_refiner, load_world_generator
 from worldengine.model.refiner import SUBCELL_CHANNELS
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, check_heldout
 from worldengine.train.refiner_data import build_refiner_pairs, load_refiner_pairs
@@ -46,9 +46,10 @@ def _decoded(generator, latents: torch.Tensor) -> tuple[np.ndarray, torch.Tensor
     return (rgb[0].clamp(0, 1) * 255).round().to(torch.uint8).numpy(), x[0, :, 3]
 
 
-def measure(seeds: list[int], per_scene: int, refiner_dir: Path | str) -> dict:
+def measure(seeds: list[int], per_scene: int, refiner_dir: Path | str,
+            autoencoder: Path | str = DEFAULT_AUTOENCODER) -> dict:
     check_heldout(seeds)
-    generator = load_world_generator(refiner=None)
+    generator = load_world_generator(autoencoder=autoencoder, refiner=None)
     refiner = load_refiner(refiner_dir)
     with tempfile.TemporaryDirectory() as folder:
         pairs = load_refiner_pairs(build_refiner_pairs(Path(folder) / "pairs.safetensors", generator, seeds, per_scene,
@@ -77,7 +78,8 @@ def measure(seeds: list[int], per_scene: int, refiner_dir: Path | str) -> dict:
     figures = {way: {metric: statistics.mean(values) for metric, values in by.items()} for way, by in scores.items()}
     figures.update({
         "pairs": len(pairs["input"]), "coverage": float(pairs["input"][:, :, c].mean()), "seeds": seeds,
-        "refiner": str(refiner_dir), "ssim_gain": figures["refined"]["ssim"] - figures["unrefined"]["ssim"],
+        "refiner": str(refiner_dir), "autoencoder_checkpoint": str(autoencoder),
+        "ssim_gain": figures["refined"]["ssim"] - figures["unrefined"]["ssim"],
         "psnr_gain_db": figures["refined"]["psnr"] - figures["unrefined"]["psnr"],
         "refined_ssim_over_autoencoder": figures["refined"]["ssim"] / figures["autoencoder"]["ssim"],
         "unrefined_ssim_over_autoencoder": figures["unrefined"]["ssim"] / figures["autoencoder"]["ssim"],
@@ -101,11 +103,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4 held-out scenes instead of 16")
     parser.add_argument("--refiner", type=Path, default=DEFAULT_REFINER, help="refiner checkpoint folder")
+    parser.add_argument("--autoencoder", type=Path, default=DEFAULT_AUTOENCODER,
+                        help="autoencoder checkpoint folder (its encoder must be the shipped one's: pairs are encoded by it)")
     parser.add_argument("--results-dir", type=Path, default=None)
     args = parser.parse_args(argv)
     seeds = list(HELDOUT_SCENE_SEEDS[: 4 if args.quick else 16])
-    figures = measure(seeds, 4, args.refiner)
+    figures = measure(seeds, 4, args.refiner, args.autoencoder)
     flags = [] if args.refiner == DEFAULT_REFINER else [f"--refiner {args.refiner}"]
+    flags += [] if args.autoencoder == DEFAULT_AUTOENCODER else [f"--autoencoder {args.autoencoder}"]
     publish(NAME, figures, report(figures), bench_command(NAME, args.quick, *flags), args.results_dir)
     return figures
 

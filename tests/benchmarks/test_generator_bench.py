@@ -26,7 +26,10 @@ def test_evaluate_plumbing(monkeypatch, tmp_path):
     for key in ("ae_psnr", "psnr_memory", "psnr_no_memory", "psnr_memory_joint", "depth_absrel", "psnr_memory_no_history",
                 "seam_ratio_joint", "seam_ratio_sequential", "psnr_warped_memory"):
         assert math.isfinite(figures[key]), key
+    for key in ("ae_ssim", "ssim_memory_sequential", "ssim_no_memory_sequential", "ssim_warped_memory"):
+        assert 0 < figures[key] <= 1, key
     # an untrained CubeDiT returns the warped memory itself
     assert abs(figures["psnr_memory"] - figures["psnr_warped_memory"]) < 0.5
+    assert abs(figures["ssim_memory_sequential"] - figures["ssim_warped_memory"]) < 0.05
     assert "held-out views" in bench.report({**figures, "ms_joint": 1.0, "ms_sequential": 2.0, "sampler_steps": 1,
                                              "sampler": "euler"})

@@ -1,6 +1,7 @@
 import pytest
 
 from benchmarks import refiner as refiner_bench
+from worldengine.model.checkpoint import DEFAULT_AUTOENCODER
 from worldengine.model.refiner import LatentRefiner, RefinerConfig
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS
 from worldengine.train.checkpoint import save_model
@@ -16,5 +17,8 @@ def test_an_untrained_refiner_changes_nothing(tmp_path):
     assert figures["refined, no sub-cell"] == figures["unrefined"] and figures["subcell_ssim_gain"] == 0
     assert figures["autoencoder"]["ssim"] > figures["unrefined"]["ssim"]  # the ceiling is above a warp
     assert "refined over unrefined" in refiner_bench.report(figures)
+    assert figures["autoencoder_checkpoint"] == str(DEFAULT_AUTOENCODER)
+    with pytest.raises(FileNotFoundError):  # the decoder to judge through is named, and must exist
+        refiner_bench.measure([HELDOUT_SCENE_SEEDS[0]], 1, tmp_path / "refiner", tmp_path / "no-autoencoder")
     with pytest.raises(ValueError):
         refiner_bench.measure([0], 1, tmp_path / "refiner")  # training scenes are refused

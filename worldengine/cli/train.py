@@ -44,6 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                      "start from")
     parser.add_argument("--decoder-only", action="store_true",
                         help="autoencoder: train only the decoder of --init (its latents, and generators on them, stay valid)")
+    parser.add_argument("--latent-noise", type=float, default=0.0,
+                        help="autoencoder with --decoder-only: max std of Gaussian noise on the latents it decodes, "
+                             "so it decodes generated and refined latents too (default 0)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -57,7 +60,7 @@ def _task(args: argparse.Namespace):
         if data != "render" and not Path(data).exists():
             raise FileNotFoundError(f"trajectory store not found: {data}")
         return AutoencoderTask(AUTOENCODER_SIZES[args.size], args.batch_size, data, init=args.init,
-                               decoder_only=args.decoder_only)
+                               decoder_only=args.decoder_only, latent_noise=args.latent_noise)
     from worldengine.model.checkpoint import load_autoencoder
     from worldengine.scenes.seeds import TRAIN_SCENE_SEEDS
     from worldengine.train.generator_data import WindowSampling
@@ -110,6 +113,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--init starts an autoencoder or a refiner from a trained one; the generator has none")
     if args.decoder_only and args.model != "autoencoder":
         raise ValueError(f"--decoder-only trains an autoencoder's decoder; it means nothing for the {args.model}")
+    if args.latent_noise and not args.decoder_only:
+        raise ValueError("--latent-noise is for training an autoencoder's decoder (--decoder-only)")
     task = _task(args)
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                          checkpoint_every=args.checkpoint_every, seed=args.seed, warmup=min(100, args.steps // 10 + 1))

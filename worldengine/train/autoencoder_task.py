@@ -22,16 +22,22 @@ class AutoencoderTask:
     decoder_only: train the decoder of `init` and keep its encoder and latent statistics,
     so its latents (and every generator and memory built on them) stay valid while the
     decoded pictures, the engine's ceiling, improve.
+    latent_noise (decoder only): each sample's latents get Gaussian noise of a std drawn
+    uniformly from [0, latent_noise] before decoding, target the clean cubemap, so the
+    decoder also decodes the imperfect latents the generator and refiner produce.
     """
 
     kind = "autoencoder"
 
     def __init__(self, config: AutoencoderConfig, batch_size: int, data: str = "render",
                  train_seeds: range = TRAIN_SCENE_SEEDS, heldout_seeds: range = HELDOUT_SCENE_SEEDS,
-                 init: str | Path | None = None, decoder_only: bool = False):
+                 init: str | Path | None = None, decoder_only: bool = False, latent_noise: float = 0.0):
         check_disjoint(train_seeds, heldout_seeds)
         if decoder_only and init is None:
             raise ValueError("training the decoder only needs a trained autoencoder to start from (init)")
+        if latent_noise < 0 or (latent_noise > 0 and not decoder_only):
+            raise ValueError(f"latent noise {latent_noise} must be >= 0, and is for training the decoder only "
+                             "(the encoder's latents would learn to outgrow it)")
         self.init = None if init is None else load_autoencoder(init)  # a bad folder fails before any training
         if self.init is not None and self.init.config != config:
             raise ValueError(f"the autoencoder at {init} has config {self.init.config.to_dict()}, "
@@ -39,6 +45,7 @@ class AutoencoderTask:
         self.config, self.batch_size, self.data = config, batch_size, data
         self.train_seeds, self.heldout_seeds = train_seeds, heldout_seeds
         self.init_path, self.decoder_only = None if init is None else str(init), decoder_only
+        self.latent_noise = latent_noise
 
     def build_model(self) -> torch.nn.Module:
         model = CubeAutoencoder(self.config)
@@ -55,14 +62,24 @@ class AutoencoderTask:
             stream = rendered_cubemaps(self.train_seeds, self.config.face_size, seed, rank)
         else:
             stream = recorded_cubemaps(self.data, seed, rank, world_size)
+        generator = torch.Generator().manual_seed(seed * 1000 + rank)
         for batch in batches(stream, self.batch_size):
-            yield {"x": pack_rgbd(batch["rgb"], batch["depth"], self.config.near)}
+            x = pack_rgbd(batch["rgb"], batch["depth"], self.config.near)
+            yield {"x": x} if self.latent_noise == 0 else {"x": x, "latent_noise": self._noise(len(x), generator)}
+
+    def _noise(self, count: int, generator: torch.Generator) -> torch.Tensor:
+        """Noise for `count` samples' latents (B, F, C, h, w), each sample its own std."""
+        side = self.config.face_size // self.config.stride
+        std = torch.rand(count, 1, 1, 1, 1, generator=generator) * self.latent_noise
+        return std * torch.randn(count, 6, self.config.latent_channels, side, side, generator=generator)
 
     def loss(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
         x = batch["x"].to(next(model.parameters()).device)
         if self.decoder_only:  # one process (batches() refuses DDP): decode is not DDP's forward
             with torch.no_grad():
                 z = model.encode(x)
+            if "latent_noise" in batch:
+                z = z + batch["latent_noise"].to(z.device)
             error = (model.decode(z) - x).abs()
         else:
             error = (model(x) - x).abs()
@@ -73,7 +90,7 @@ class AutoencoderTask:
         return {"kind": self.kind, "config": self.config.to_dict(),
                 "train_seeds": [self.train_seeds.start, self.train_seeds.stop],
                 "heldout_seeds": [self.heldout_seeds.start, self.heldout_seeds.stop], "data": self.data,
-                "init": self.init_path, "decoder_only": self.decoder_only}
+                "init": self.init_path, "decoder_only": self.decoder_only, "latent_noise": self.latent_noise}
 
     @torch.no_grad()
     def finish(self, model: CubeAutoencoder, out: Path) -> dict:

@@ -133,6 +133,33 @@ def test_decoder_only_training_keeps_the_latents(tmp_path):
     assert meta["init"] == str(tmp_path / "base") and meta["decoder_only"] is True
 
 
+def test_latent_noise_reaches_the_decoder_only(tmp_path):
+    """With latent noise the decoder sees perturbed latents (each sample its own std, at
+    most the one asked for) and must still give back the clean cubemap; the stream is
+    reproducible from its seed and the run's meta records the std."""
+    train(AutoencoderTask(SMALL, 1), tmp_path / "base", _config(2), progress=False)
+    base = load_autoencoder(tmp_path / "base")
+    task = AutoencoderTask(SMALL, 3, init=tmp_path / "base", decoder_only=True, latent_noise=0.5)
+    batch, again = next(task.batches(seed=7, rank=0, world_size=1)), next(task.batches(seed=7, rank=0, world_size=1))
+    assert torch.equal(batch["latent_noise"], again["latent_noise"])
+    with torch.no_grad():
+        z = base.encode(batch["x"])
+    noise = batch["latent_noise"]
+    assert noise.shape == z.shape
+    per_sample = noise.flatten(1).std(dim=1)
+    assert (per_sample < 0.5 * 1.2).all() and len(set(per_sample.tolist())) == 3
+    with torch.no_grad():
+        noisy = float(task.loss(base, batch)[0])
+        clean = float(task.loss(base, {"x": batch["x"]})[0])
+    assert noisy != clean
+    assert AutoencoderTask(SMALL, 1, init=tmp_path / "base", decoder_only=True).meta()["latent_noise"] == 0.0
+    assert task.meta()["latent_noise"] == 0.5
+    with pytest.raises(ValueError, match="decoder only"):
+        AutoencoderTask(SMALL, 1, init=tmp_path / "base", latent_noise=0.1)
+    with pytest.raises(ValueError, match=">= 0"):
+        AutoencoderTask(SMALL, 1, init=tmp_path / "base", decoder_only=True, latent_noise=-0.1)
+
+
 def test_decoder_only_training_needs_a_matching_start(tmp_path):
     with pytest.raises(ValueError, match="needs a trained autoencoder"):
         AutoencoderTask(SMALL, 1, decoder_only=True)
