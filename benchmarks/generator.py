@@ -58,10 +58,13 @@ def psnr(rgb: torch.Tensor, truth: torch.Tensor) -> float:
     return float(10 * torch.log10(1 / ((rgb - truth) ** 2).mean()))
 
 
+def _as_uint8(rgb: torch.Tensor):
+    return (rgb.clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+
+
 def ssim(rgb: torch.Tensor, truth: torch.Tensor) -> float:
     """SSIM of float (F, S, S, 3) pictures in [0, 1], as eval.metrics scores 8-bit ones."""
-    as_uint8 = lambda x: (x.clamp(0, 1) * 255).round().to(torch.uint8).numpy()  # noqa: E731
-    return structural_similarity(as_uint8(rgb), as_uint8(truth))
+    return structural_similarity(_as_uint8(rgb), _as_uint8(truth))
 
 
 def absrel(depth: torch.Tensor, truth: torch.Tensor) -> float:
