@@ -19,6 +19,7 @@ from safetensors.torch import load_file
 from worldengine.model.autoencoder import AutoencoderConfig, CubeAutoencoder
 from worldengine.model.dit import CubeDiT, CubeDiTConfig
 from worldengine.model.generate import CubeGenerator
+from worldengine.model.latent_digest import autoencoder_digest
 from worldengine.model.refiner import LatentRefiner, RefinerConfig
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,15 +96,32 @@ def load_world_generator(generator: str | Path = DEFAULT_GENERATOR, autoencoder:
                          device=None, refiner: str | Path | None = DEFAULT_REFINER) -> CubeGenerator:
     """The generator, autoencoder and refiner checkpoints a world runs on (the shipped ones
     by default); a missing or corrupt checkpoint raises FileNotFoundError / ValueError.
-    refiner None: covered cells are the warped memory as it is. The shipped refiner was
-    trained on the shipped autoencoder's latents, so by default it joins only that one."""
-    shipped = refiner is not None and Path(refiner).resolve() == DEFAULT_REFINER.resolve()
-    other_latents = Path(autoencoder).resolve() != DEFAULT_AUTOENCODER.resolve()
-    skip = refiner is None or (shipped and (other_latents or not DEFAULT_REFINER.exists()))
-    refine = None if skip else load_refiner(refiner, device)
-    return CubeGenerator(load_generator(generator, device), load_autoencoder(autoencoder, device), refiner=refine)
+    refiner None: covered cells are the warped memory as it is (see `refiner_for`)."""
+    model = load_generator(generator, device)
+    decoder = load_autoencoder(autoencoder, device)
+    return CubeGenerator(model, decoder, refiner=refiner_for(decoder, refiner, device))
+
+
+def refiner_for(autoencoder: CubeAutoencoder, refiner: str | Path | None, device=None) -> LatentRefiner | None:
+    """The refiner that works on `autoencoder`'s latents, or None. A refiner is trained on
+    one encoder's latents (its config.json records their digest) through any decoder of
+    them. The shipped refiner joins an autoencoder with those latents and stays out of any
+    other (and when it is absent); another refiner with other latents is an error."""
+    if refiner is None:
+        return None
+    shipped = Path(refiner).resolve() == DEFAULT_REFINER.resolve()
+    if shipped and not DEFAULT_REFINER.exists():
+        return None
+    loaded = load_refiner(refiner, device)  # a missing or corrupt folder fails here, shipped or not
+    trained_on, latents = read_meta(Path(refiner)).get("autoencoder"), autoencoder_digest(autoencoder)
+    if trained_on is None or trained_on == latents:
+        return loaded
+    if shipped:
+        return None
+    raise ValueError(f"the refiner at {refiner} was trained on the latents of autoencoder {trained_on}, "
+                     f"not on these ({latents})")
 
 
 __all__ = ["DEFAULT_AUTOENCODER", "DEFAULT_GENERATOR", "DEFAULT_REFINER", "load_autoencoder", "load_generator",
-           "load_model", "load_refiner",
+           "load_model", "load_refiner", "refiner_for",
            "load_state_dict_strict", "load_tensors", "load_world_generator", "read_meta"]

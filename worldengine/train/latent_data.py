@@ -17,7 +17,6 @@ The store is tied to the autoencoder that made it: opening it with another one f
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -33,24 +32,13 @@ from memory.files import check_format
 from worldengine.agent.actions import action_rates
 from worldengine.data.record import walk
 from worldengine.model.autoencoder import CubeAutoencoder, pack_rgbd
+from worldengine.model.latent_digest import autoencoder_digest
 from worldengine.scenes import ProceduralScene
 
 FORMAT = "worldengine.latent_trajectories"
 VERSION = 1
 ENCODE_BATCH = 16
 _COMPRESSORS = (ZstdCodec(level=3),)
-
-
-def autoencoder_digest(autoencoder: CubeAutoencoder) -> str:
-    """A short digest of what makes the latents (encoder weights and latent statistics):
-    latents of another encoder are not interchangeable; a retrained decoder reads them all."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(autoencoder.state_dict().items()):
-        if name.startswith("decoder."):
-            continue
-        digest.update(name.encode())
-        digest.update(tensor.detach().cpu().float().numpy().tobytes())
-    return digest.hexdigest()[:16]
 
 
 @dataclass

@@ -126,11 +126,29 @@ def test_cells_seen_from_their_writers_place_are_not_refined():
     assert torch.equal(cells, warped.mask & (warped.writer_offset > WRITTEN_HERE)) and 0 < cells.sum() < warped.mask.sum()
 
 
-def test_the_shipped_refiner_joins_only_the_shipped_autoencoder(tmp_path):
+def test_a_refiner_joins_only_autoencoders_of_its_latents(tmp_path):
+    """Joined by latents, not by folder: the shipped refiner stays out of another encoder's
+    latents and joins a copy (or a retrained decoder) of its own; another refiner trained on
+    other latents is an error, one that records none is taken as it is."""
+    import shutil
+
     from tests.conftest import save_tiny_checkpoints
-    from worldengine.model.checkpoint import DEFAULT_REFINER
+    from worldengine.model.checkpoint import DEFAULT_AUTOENCODER, DEFAULT_REFINER, load_autoencoder, refiner_for
+    from worldengine.model.latent_digest import autoencoder_digest
+    from worldengine.train.checkpoint import save_model
 
     generator, autoencoder = save_tiny_checkpoints(tmp_path)
     assert load_world_generator(generator, autoencoder).refiner is None  # 4-channel latents: not its own
+    tiny = load_autoencoder(autoencoder)
+    refiner = LatentRefiner(RefinerConfig(latent_channels=4, width=8, depth=1))
+    meta = {"kind": "refiner", "config": refiner.config.to_dict()}
+    save_model(tmp_path / "theirs", refiner, {**meta, "autoencoder": "0123456789abcdef"})
+    save_model(tmp_path / "ours", refiner, {**meta, "autoencoder": autoencoder_digest(tiny)})
+    save_model(tmp_path / "unrecorded", refiner, meta)
+    with pytest.raises(ValueError, match="0123456789abcdef"):
+        refiner_for(tiny, tmp_path / "theirs")
+    assert refiner_for(tiny, tmp_path / "ours") is not None and refiner_for(tiny, tmp_path / "unrecorded") is not None
     if DEFAULT_REFINER.exists():
         assert load_world_generator().refiner is not None
+        shutil.copytree(DEFAULT_AUTOENCODER, tmp_path / "copy")
+        assert load_world_generator(autoencoder=tmp_path / "copy").refiner is not None
