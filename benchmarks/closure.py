@@ -1,6 +1,7 @@
 """Loop closure: does a generated world stay put when the agent turns, steps, and comes back?
 
 Run: python -m benchmarks.closure [--quick] [--mesh PATH [--mesh-up z] [--mesh-scale S]]
+     [--autoencoder DIR] [--refiner DIR]   (other weights than the shipped ones)
 
 On held-out scenes (rooms and houses, checked against the training range), each from a
 start found by a seeded search: a level pose facing a multiple of 45 degrees with a free
@@ -46,6 +47,7 @@ import numpy as np
 import torch
 
 from benchmarks.common import ENGINES, RESULTS_DIR, bench_command, markdown_table, publish
+from benchmarks.weights import add_weight_arguments, load_weights, weight_flags
 from worldengine.agent.actions import DiscreteAction, MotionConfig
 from worldengine.cli.mesh_args import add_mesh_arguments, mesh_flags, mesh_scene
 from worldengine.eval.metrics import depth_absrel, psnr, ssim
@@ -53,7 +55,6 @@ from worldengine.eval.visualize import equirect_image
 from worldengine.geometry.cube import face_rotations
 from worldengine.geometry.pose import pose_from_yaw_pitch, turned
 from worldengine.model.autoencoder import pack_rgbd
-from worldengine.model.checkpoint import load_world_generator
 from worldengine.model.generate import CubeGenerator
 from worldengine.scenes import MeshScene, ProceduralScene, Scene, render_cubemaps
 from worldengine.scenes.layout import generate_layout
@@ -309,13 +310,14 @@ def main(argv: Sequence[str] | None = None, generator: CubeGenerator | None = No
     parser.add_argument("--quick", action="store_true", help="one room, one house, retraces of 4 and 12")
     parser.add_argument("--results-dir", type=Path, default=None, help="where closure.json and closure.png go")
     add_mesh_arguments(parser, "measure on your mesh instead (writes closure_mesh.json)")
+    add_weight_arguments(parser)
     args = parser.parse_args(argv)
     mesh = mesh_scene(args)
-    generator = generator or load_world_generator()
+    generator = generator or load_weights(args)
     folder = args.results_dir or RESULTS_DIR
     name = "closure" if mesh is None else "closure_mesh"
     figures = run(generator, config or (QUICK if args.quick else FULL), folder, mesh, name)
-    publish(name, figures, report(figures), bench_command("closure", args.quick, *mesh_flags(args)), folder,
+    publish(name, figures, report(figures), bench_command("closure", args.quick, *mesh_flags(args), *weight_flags(args)), folder,
             also=f" and {name}.png")
     return figures
 

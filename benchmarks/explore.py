@@ -1,6 +1,7 @@
 """Long-horizon exploration: does the generated world stay the same when the agent comes back?
 
 Run: python -m benchmarks.explore [--quick]      (what `worldengine bench` runs)
+     [--autoencoder DIR] [--refiner DIR]   (other weights than the shipped ones)
 
 Lockstep. On held-out scene seeds (checked against the training range), the ground-truth
 explorer walks each trajectory family: an out-and-back (A -> B -> A), a loop
@@ -55,10 +56,10 @@ from typing import Any, Sequence
 import numpy as np
 
 from benchmarks.common import ENGINES, RESULTS_DIR, bench_command, markdown_table, publish
+from benchmarks.weights import add_weight_arguments, load_weights, weight_flags
 from worldengine.data.record import walk
 from worldengine.eval import metrics
 from worldengine.eval.revisit import REVISIT_GAP, REVISIT_OVERLAP, SeenBefore, is_revisit
-from worldengine.model.checkpoint import load_world_generator
 from worldengine.model.generate import CubeGenerator
 from worldengine.scenes import ProceduralScene
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, check_heldout
@@ -432,15 +433,16 @@ def main(argv: Sequence[str] | None = None, generator: CubeGenerator | None = No
     parser.add_argument("--quick", action="store_true", help="short trajectories and few timings (< 10 min)")
     parser.add_argument("--results-dir", default=None, help="where explore.json and the plots go")
     parser.add_argument("--progress", action="store_true", help="show progress bars")
+    add_weight_arguments(parser)
     args = parser.parse_args(argv)
-    generator = generator or load_world_generator()
+    generator = generator or load_weights(args)
     config = config or (QUICK if args.quick else FULL)
     figures, steps = run(generator, config, args.progress)
     folder = Path(args.results_dir) if args.results_dir else RESULTS_DIR
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "explore_steps.json").write_text(json.dumps(steps) + "\n")
     plots(figures, folder)
-    publish("explore", figures, report(figures), bench_command("explore", args.quick), folder,
+    publish("explore", figures, report(figures), bench_command("explore", args.quick, *weight_flags(args)), folder,
             also=f", explore_steps.json and explore_*.png in {figures['wall_s']:.0f} s")
     return figures
 
