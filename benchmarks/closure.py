@@ -317,8 +317,8 @@ def main(argv: Sequence[str] | None = None, generator: CubeGenerator | None = No
     folder = args.results_dir or RESULTS_DIR
     name = "closure" if mesh is None else "closure_mesh"
     figures = run(generator, config or (QUICK if args.quick else FULL), folder, mesh, name)
-    publish(name, figures, report(figures), bench_command("closure", args.quick, *mesh_flags(args), *weight_flags(args)), folder,
-            also=f" and {name}.png")
+    command = bench_command("closure", args.quick, *mesh_flags(args), *weight_flags(args))
+    publish(name, figures, report(figures), command, folder, also=f" and {name}.png")
     return figures
 
 

@@ -7,6 +7,7 @@ from typing import Iterator
 
 import torch
 
+from worldengine.geometry.cube import NUM_FACES
 from worldengine.model.autoencoder import AUTOENCODER_SIZES, AutoencoderConfig, CubeAutoencoder, pack_rgbd
 from worldengine.model.checkpoint import load_autoencoder
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS, check_disjoint
@@ -71,7 +72,7 @@ class AutoencoderTask:
         """Noise for `count` samples' latents (B, F, C, h, w), each sample its own std."""
         side = self.config.face_size // self.config.stride
         std = torch.rand(count, 1, 1, 1, 1, generator=generator) * self.latent_noise
-        return std * torch.randn(count, 6, self.config.latent_channels, side, side, generator=generator)
+        return std * torch.randn(count, NUM_FACES, self.config.latent_channels, side, side, generator=generator)
 
     def loss(self, model: torch.nn.Module, batch: dict) -> tuple[torch.Tensor, dict]:
         x = batch["x"].to(next(model.parameters()).device)
