@@ -96,6 +96,12 @@ def bench_command(name: str, quick: bool, *flags: str) -> str:
     return " ".join([f"python -m benchmarks.{name}", *(["--quick"] if quick else []), *flags])
 
 
+def changed_flags(*options: tuple[str, Any, Any]) -> list[str]:
+    """`--name value` for each (name, value, default) whose value is not the default: the
+    flags as typed, for bench_command."""
+    return [f"--{name} {value}" for name, value, default in options if value != default]
+
+
 def publish(name: str, figures: dict[str, Any], report: str, command: str,
             results_dir: Path | str | None = None, also: str = "") -> Path:
     """Every benchmark's ending: print its table, write `<name>.json` (write_results) and

@@ -36,7 +36,7 @@ from typing import Any, Sequence
 
 import torch
 
-from benchmarks.common import bench_command, markdown_table, publish
+from benchmarks.common import bench_command, changed_flags, markdown_table, publish
 from memory import LatentMemory, backproject, warp_memory
 from worldengine.eval.metrics import ssim as structural_similarity
 from worldengine.geometry.cube import face_rotations
@@ -202,9 +202,9 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "checkpoint": str(args.checkpoint.resolve().relative_to(ROOT)) if args.checkpoint.resolve().is_relative_to(ROOT)
         else str(args.checkpoint),
     })
-    flags = [f"--{name} {value}" for name, value, default in (
-        ("checkpoint", args.checkpoint, DEFAULT_GENERATOR), ("autoencoder", args.autoencoder, DEFAULT_AUTOENCODER),
-        ("steps", args.steps, 4)) if value != default]
+    flags = changed_flags(("checkpoint", args.checkpoint, DEFAULT_GENERATOR),
+                          ("autoencoder", args.autoencoder, DEFAULT_AUTOENCODER),
+                          ("steps", args.steps, parser.get_default("steps")))
     path = publish("generator", figures, report(figures), bench_command("generator", args.quick, *flags),
                    args.results_dir)
     # the summary travels with the weights it measured, when it measured them as shipped

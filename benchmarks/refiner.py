@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from benchmarks.common import bench_command, markdown_table, publish
+from benchmarks.common import bench_command, changed_flags, markdown_table, publish
 from worldengine.eval.metrics import psnr, ssim
 from worldengine.model.autoencoder import pack_rgbd, unpack_rgbd
 from worldengine.model.checkpoint import DEFAULT_AUTOENCODER, DEFAULT_REFINER, load_refiner, load_world_generator
@@ -109,8 +109,8 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     seeds = list(HELDOUT_SCENE_SEEDS[: 4 if args.quick else 16])
     figures = measure(seeds, 4, args.refiner, args.autoencoder)
-    flags = [] if args.refiner == DEFAULT_REFINER else [f"--refiner {args.refiner}"]
-    flags += [] if args.autoencoder == DEFAULT_AUTOENCODER else [f"--autoencoder {args.autoencoder}"]
+    flags = changed_flags(("refiner", args.refiner, DEFAULT_REFINER),
+                          ("autoencoder", args.autoencoder, DEFAULT_AUTOENCODER))
     publish(NAME, figures, report(figures), bench_command(NAME, args.quick, *flags), args.results_dir)
     return figures
 

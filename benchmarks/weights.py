@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from benchmarks.common import changed_flags
 from worldengine.model.checkpoint import DEFAULT_AUTOENCODER, DEFAULT_REFINER, load_world_generator
 from worldengine.model.generate import CubeGenerator
 
@@ -24,9 +25,8 @@ def load_weights(args: argparse.Namespace) -> CubeGenerator:
 
 def weight_flags(args: argparse.Namespace) -> list[str]:
     """The flags as typed, to rebuild the command that made a result (defaults left out)."""
-    return [f"--{name} {value}" for name, value, default in (
-        ("autoencoder", args.autoencoder, DEFAULT_AUTOENCODER), ("refiner", args.refiner, DEFAULT_REFINER))
-        if value != default]
+    return changed_flags(("autoencoder", args.autoencoder, DEFAULT_AUTOENCODER),
+                         ("refiner", args.refiner, DEFAULT_REFINER))
 
 
 __all__ = ["add_weight_arguments", "load_weights", "weight_flags"]
