@@ -17,7 +17,7 @@ def test_an_untrained_refiner_changes_nothing(tmp_path):
     assert figures["refined, no sub-cell"] == figures["unrefined"] and figures["subcell_ssim_gain"] == 0
     assert figures["autoencoder"]["ssim"] > figures["unrefined"]["ssim"]  # the ceiling is above a warp
     assert "refined over unrefined" in refiner_bench.report(figures)
-    assert figures["autoencoder_checkpoint"] == str(DEFAULT_AUTOENCODER)
+    assert figures["autoencoder_checkpoint"] == str(DEFAULT_AUTOENCODER) and figures["max_move"] == 1.0
     with pytest.raises(FileNotFoundError):  # the decoder to judge through is named, and must exist
         refiner_bench.measure([HELDOUT_SCENE_SEEDS[0]], 1, tmp_path / "refiner", tmp_path / "no-autoencoder")
     with pytest.raises(ValueError):

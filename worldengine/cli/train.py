@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scenes", type=int, default=48,
                         help="generator: training scenes walked and encoded; refiner: scenes of its pairs (seeds 0..N-1)")
     parser.add_argument("--pairs-per-scene", type=int, default=16, help="refiner: warp/ground-truth pairs per scene")
+    parser.add_argument("--max-move", type=float, default=None,
+                        help="refiner: metres of the farthest move in its pairs (default 1.0; moves are log-uniform)")
     parser.add_argument("--walk-steps", type=int, default=150, help="generator: explorer steps per scene walk")
     parser.add_argument("--history-noise", type=float, default=0.0,
                         help="generator: max std of Gaussian noise on history latents (default 0)")
@@ -89,7 +91,7 @@ def _refiner_task(args: argparse.Namespace):
     from worldengine.model.checkpoint import DEFAULT_GENERATOR, load_world_generator
     from worldengine.scenes.seeds import TRAIN_SCENE_SEEDS
     from worldengine.train.latent_data import autoencoder_digest
-    from worldengine.train.refiner_data import build_refiner_pairs
+    from worldengine.train.refiner_data import MAX_MOVE, build_refiner_pairs
     from worldengine.train.refiner_task import RefinerTask
 
     if args.pairs_per_scene <= 0:
@@ -100,7 +102,8 @@ def _refiner_task(args: argparse.Namespace):
     seeds = [TRAIN_SCENE_SEEDS[i] for i in range(args.scenes)]
     task = RefinerTask(config, args.batch_size, data, generator.autoencoder, autoencoder_digest(generator.autoencoder),
                        init=args.init)  # a bad --init fails before the pairs are built
-    build_refiner_pairs(data, generator, seeds, args.pairs_per_scene, progress=not args.no_progress)
+    build_refiner_pairs(data, generator, seeds, args.pairs_per_scene, progress=not args.no_progress,
+                        max_move=args.max_move if args.max_move is not None else MAX_MOVE)
     return task
 
 
@@ -115,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--decoder-only trains an autoencoder's decoder; it means nothing for the {args.model}")
     if args.latent_noise and not args.decoder_only:
         raise ValueError("--latent-noise is for training an autoencoder's decoder (--decoder-only)")
+    if args.max_move is not None and args.model != "refiner":
+        raise ValueError(f"--max-move sets how far the refiner's pairs move; it means nothing for the {args.model}")
     task = _task(args)
     config = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                          checkpoint_every=args.checkpoint_every, seed=args.seed, warmup=min(100, args.steps // 10 + 1))

@@ -3,10 +3,13 @@ view, and the ground truth at that view.
 
 Each pair: in a training scene, a world starts from the ground-truth frame at a free pose
 (the engine's writer puts its tokens in a `LatentMemory`); the body then stands at a free
-pose 0.15 to 1 m away in a random direction, and the world reads its memory there exactly
+pose MIN_MOVE to `max_move` metres away in a random direction (log-uniform, so near moves
+stay as common as the engine's steps make them while far ones are there too: an explorer
+reads tokens written many metres back), and the world reads its memory there exactly
 as a step does (world-aligned cube, footprint splat, cracks and all). The pair is that
 read as the refiner sees it (`refiner_input`) with the ground truth of the same cube:
-its latents (the autoencoder's encoding) and its pixels. Stored as one safetensors file.
+its latents (the autoencoder's encoding) and its pixels. Stored as one safetensors file
+whose metadata records the request (seeds, pairs per scene, farthest move).
 """
 
 from __future__ import annotations
@@ -33,15 +36,17 @@ from worldengine.world import WorldConfig, WorldModel
 from worldengine.world.start import scene_start
 
 FORMAT, VERSION = "worldengine-refiner-pairs", 2  # 2: inputs carry the sub-cell offsets
-MOVE_RANGE = (0.15, 1.0)  # metres between the remembered frame and the view it is read at
+MIN_MOVE = 0.15  # metres between the remembered frame and the view it is read at, at least
+MAX_MOVE = 1.0  # and at most, unless asked for farther
 TRIES = 20
 
 
 def _nearby_free_pose(scene: ProceduralScene, pose: torch.Tensor, rng: np.random.Generator,
-                      motion: MotionConfig) -> torch.Tensor | None:
-    """`pose` moved 0.15 to 1 m in a random horizontal direction to free space (None if none found)."""
+                      motion: MotionConfig, max_move: float) -> torch.Tensor | None:
+    """`pose` moved MIN_MOVE to `max_move` m (log-uniform) in a random horizontal direction
+    to free space (None if none found)."""
     for _ in range(TRIES):
-        angle, distance = rng.uniform(0, 2 * math.pi), rng.uniform(*MOVE_RANGE)
+        angle, distance = rng.uniform(0, 2 * math.pi), math.exp(rng.uniform(math.log(MIN_MOVE), math.log(max_move)))
         moved = pose.clone()
         moved[0, 3] += distance * math.cos(angle)
         moved[2, 3] += distance * math.sin(angle)
@@ -52,11 +57,15 @@ def _nearby_free_pose(scene: ProceduralScene, pose: torch.Tensor, rng: np.random
 
 
 def build_refiner_pairs(path: str | Path, generator: CubeGenerator, seeds: list[int], per_scene: int,
-                        progress: bool = True) -> Path:
-    """Write the pairs of scenes `seeds` (`per_scene` each) to `path` unless a complete
-    file of the same request is there (then it is kept: a rerun resumes training on it)."""
+                        progress: bool = True, max_move: float = MAX_MOVE) -> Path:
+    """Write the pairs of scenes `seeds` (`per_scene` each, moves up to `max_move` metres)
+    to `path` unless a complete file of the same request is there (then it is kept: a rerun
+    resumes training on it)."""
+    if not max_move > MIN_MOVE:
+        raise ValueError(f"the farthest move must be over {MIN_MOVE} m, got {max_move}")
     path = Path(path)
-    request = {"format": FORMAT, "version": VERSION, "seeds": ",".join(map(str, seeds)), "per_scene": str(per_scene)}
+    request = {"format": FORMAT, "version": VERSION, "seeds": ",".join(map(str, seeds)), "per_scene": str(per_scene),
+               "max_move": str(max_move)}
     if path.exists() and _metadata(path) == {k: str(v) for k, v in request.items()}:
         return path
     motion, size = MotionConfig(), generator.autoencoder.config.face_size
@@ -68,7 +77,7 @@ def build_refiner_pairs(path: str | Path, generator: CubeGenerator, seeds: list[
             for _ in range(per_scene):
                 pose = start_pose(scene, rng, motion)
                 pose = turned(pose, rng.uniform(-math.pi, math.pi))  # the writer's heading varies
-                target = _nearby_free_pose(scene, pose, rng, motion)
+                target = _nearby_free_pose(scene, pose, rng, motion, max_move)
                 if target is None:
                     continue
                 world.reset(0, scene_start(scene, pose, size), seed=int(rng.integers(0, 2**31)))
@@ -107,4 +116,4 @@ def load_refiner_pairs(path: str | Path) -> dict[str, torch.Tensor]:
     return {k: v.float() if v.dtype == torch.float16 else v for k, v in tensors.items()}
 
 
-__all__ = ["build_refiner_pairs", "load_refiner_pairs"]
+__all__ = ["MAX_MOVE", "MIN_MOVE", "build_refiner_pairs", "load_refiner_pairs"]

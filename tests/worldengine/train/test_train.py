@@ -5,6 +5,7 @@ import sys
 
 import pytest
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from worldengine.model.autoencoder import AutoencoderConfig
@@ -219,10 +220,38 @@ def test_refiner_pairs_and_training(tmp_path):
     assert sum(r["loss"] for r in records[-8:]) < sum(r["loss"] for r in records[:8])
     subcell = pairs["input"][:, :, 7:].permute(0, 1, 3, 4, 2)[covered.bool()]  # (M, 2)
     assert subcell.abs().max() <= 3.0 and subcell.abs().mean() > 0.05  # moved tokens land off their cells' centres
+    build_refiner_pairs(tmp_path / "far.safetensors", generator, [0, 1], 2, progress=False, max_move=4.0)
+    with safe_open(str(tmp_path / "far.safetensors"), "pt") as handle:
+        assert handle.metadata()["max_move"] == "4.0"
+    with pytest.raises(ValueError, match="farthest move"):
+        build_refiner_pairs(tmp_path / "none.safetensors", generator, [0], 1, progress=False, max_move=0.1)
+    assert not (tmp_path / "none.safetensors").exists()
     with pytest.raises(ValueError, match="not a refiner pairs file"):
         bad = tmp_path / "bad.safetensors"
         save_file({"x": torch.zeros(1)}, str(bad))
         load_refiner_pairs(bad)
+
+
+def test_refiner_pair_moves_reach_the_farthest_asked_for():
+    """The moves of the pairs lie between MIN_MOVE and max_move, log-uniform: far ones
+    exist, and near ones stay common (the engine's own step is 0.25 m)."""
+    import numpy as np
+
+    from worldengine.agent.actions import MotionConfig
+    from worldengine.agent.start import start_pose
+    from worldengine.scenes import ProceduralScene
+    from worldengine.train.refiner_data import MIN_MOVE, _nearby_free_pose
+
+    scene, rng, motion = ProceduralScene(TRAIN_SCENE_SEEDS[0]), np.random.default_rng(0), MotionConfig()
+    pose = start_pose(scene, rng, motion)
+    moves = []
+    for _ in range(200):
+        moved = _nearby_free_pose(scene, pose, rng, motion, 4.0)
+        if moved is not None:
+            moves.append(float((moved[:3, 3] - pose[:3, 3]).norm()))
+    moves = np.array(moves)
+    assert len(moves) > 100 and moves.min() >= MIN_MOVE - 1e-6 and moves.max() <= 4.0 + 1e-6
+    assert (moves > 1.5).any() and (moves < 0.4).mean() > 0.2
 
 
 def test_the_refiners_structure_loss_counts_only_the_weighted_pixels():
