@@ -89,9 +89,9 @@ def generator_section(record: dict) -> str:
 
 def refiner_section(record: dict) -> str:
     return (f"### Latent refiner (shipped weights)\n\n{refiner_bench.report(record['figures'])}\n\n"
-            "Held-out scenes: a ground-truth frame's tokens warped 0.15 to 1 m away (log-uniform) by the engine, its covered "
-            "cells decoded as they are, refined, refined with the warp's sub-cell offsets zeroed, and as the ground "
-            "truth's own latents (the ceiling); uncovered cells hold the ground truth's latents in all of them. "
+            "Held-out scenes: a ground-truth frame's tokens warped 0.15 to 1 m away (log-uniform) by the engine, its "
+            "covered cells decoded as they are, refined, refined with the warp's sub-cell offsets zeroed, and as the "
+            "ground truth's own latents (the ceiling); uncovered cells hold the ground truth's latents in all of them. "
             "Trained by `worldengine train refiner` (checkpoints/refiner/RUN.md).\n\n"
             f"{_provenance(record)}")
 

@@ -3,9 +3,9 @@ view, and the ground truth at that view.
 
 Each pair: in a training scene, a world starts from the ground-truth frame at a free pose
 (the engine's writer puts its tokens in a `LatentMemory`); the body then stands at a free
-pose MIN_MOVE to `max_move` metres away in a random direction (log-uniform, so near moves
-stay as common as the engine's steps make them while far ones are there too: an explorer
-reads tokens written many metres back), and the world reads its memory there exactly
+pose MIN_MOVE to `max_move` metres away in a random direction (log-uniform: the far reads an
+explorer makes of tokens written metres back join without crowding out the near ones of its
+0.25 m steps), and the world reads its memory there exactly
 as a step does (world-aligned cube, footprint splat, cracks and all). The pair is that
 read as the refiner sees it (`refiner_input`) with the ground truth of the same cube:
 its latents (the autoencoder's encoding) and its pixels. Stored as one safetensors file
