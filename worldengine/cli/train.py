@@ -64,10 +64,11 @@ def _task(args: argparse.Namespace):
         return AutoencoderTask(AUTOENCODER_SIZES[args.size], args.batch_size, data, init=args.init,
                                decoder_only=args.decoder_only, latent_noise=args.latent_noise)
     from worldengine.model.checkpoint import load_autoencoder
+    from worldengine.model.latent_digest import autoencoder_digest
     from worldengine.scenes.seeds import TRAIN_SCENE_SEEDS
     from worldengine.train.generator_data import WindowSampling
     from worldengine.train.generator_task import GeneratorTask
-    from worldengine.train.latent_data import autoencoder_digest, build_latent_store
+    from worldengine.train.latent_data import build_latent_store
 
     if args.scenes <= 0 or args.walk_steps <= 0:
         raise ValueError("--scenes and --walk-steps must be positive")
@@ -89,8 +90,8 @@ def _task(args: argparse.Namespace):
 
 def _refiner_task(args: argparse.Namespace):
     from worldengine.model.checkpoint import DEFAULT_GENERATOR, load_world_generator
+    from worldengine.model.latent_digest import autoencoder_digest
     from worldengine.scenes.seeds import TRAIN_SCENE_SEEDS
-    from worldengine.train.latent_data import autoencoder_digest
     from worldengine.train.refiner_data import MAX_MOVE, build_refiner_pairs
     from worldengine.train.refiner_task import RefinerTask
 

@@ -113,7 +113,7 @@ def test_resume_refuses_a_checkpoint_torn_between_its_files(tmp_path):
 def test_decoder_only_training_keeps_the_latents(tmp_path):
     """Going on from a trained autoencoder with the decoder only: encoder weights, latent
     statistics and so the latent digest stay; the decoder changes and its loss falls."""
-    from worldengine.train.latent_data import autoencoder_digest
+    from worldengine.model.latent_digest import autoencoder_digest
 
     train(AutoencoderTask(SMALL, 1), tmp_path / "base", _config(4), progress=False)
     base = load_autoencoder(tmp_path / "base")
