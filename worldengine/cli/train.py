@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--history-noise", type=float, default=0.0,
                         help="generator: max std of Gaussian noise on history latents (default 0)")
     parser.add_argument("--init", default=None, help="autoencoder or refiner: a trained folder of the same size to "
-                                                     "start from")
+                                                     "start from (a refiner: or a shallower one of the same width)")
     parser.add_argument("--decoder-only", action="store_true",
                         help="autoencoder: train only the decoder of --init (its latents, and generators on them, stay valid)")
     parser.add_argument("--latent-noise", type=float, default=0.0,

@@ -51,7 +51,9 @@ class RefinerConfig:
         return self.latent_channels + EXTRA_CHANNELS - (0 if self.subcell else SUBCELL_CHANNELS)
 
 
-REFINER_SIZES = {"default": RefinerConfig(), "tiny": RefinerConfig(width=8, depth=1)}
+# "deep" doubles the residual blocks (a receptive field 37 cells across instead of 21);
+# it can start from a trained "default" (worldengine.train.refiner_task.grown_state).
+REFINER_SIZES = {"default": RefinerConfig(), "deep": RefinerConfig(depth=8), "tiny": RefinerConfig(width=8, depth=1)}
 
 
 def refiner_input(warped: Warped) -> torch.Tensor:

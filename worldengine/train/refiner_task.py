@@ -7,8 +7,9 @@ autoencoder's decoder) against the ground-truth pixels, plus 1 - SSIM of the dec
 shift). For decoding, uncovered cells hold the ground truth's latents, so the decoder
 sees a whole picture.
 
-`init` starts from a trained refiner of the same size; one trained without the sub-cell
-inputs gains them with zero weights, so training starts from what it had learnt.
+`init` starts from a trained refiner of the same width; one trained without the sub-cell
+inputs gains them with zero weights, and a shallower one gains its missing residual blocks
+as identities (their last convolution zero), so training starts from what it had learnt.
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ class RefinerTask:
             raise ValueError(f"refiner of {config.latent_channels} latent channels for an autoencoder of "
                              f"{autoencoder.config.latent_channels}")
         self.init = None if init is None else load_refiner(init)  # a bad folder fails before any training
-        if self.init is not None and _size(self.init.config) != _size(config):
+        if self.init is not None and not _grows_into(self.init.config, config):
             raise ValueError(f"the refiner at {init} has config {self.init.config.to_dict()}, "
-                             f"not the size asked for {config.to_dict()}")
+                             f"not the size asked for {config.to_dict()} (or a shallower one of its width)")
         self.init_path = None if init is None else str(init)
         self.config, self.batch_size, self.data = config, batch_size, Path(data)
         self.autoencoder, self.autoencoder_digest = autoencoder.eval().requires_grad_(False), autoencoder_digest
@@ -106,17 +107,23 @@ def masked_dissimilarity(rgb: torch.Tensor, truth: torch.Tensor, weight: torch.T
     return ((1 - similarity) * weight).sum() / (weight.sum().clamp_min(1) * rgb.shape[2])
 
 
-def _size(config: RefinerConfig) -> tuple:
-    return config.latent_channels, config.width, config.depth
+def _grows_into(old: RefinerConfig, new: RefinerConfig) -> bool:
+    return (old.latent_channels, old.width) == (new.latent_channels, new.width) and old.depth <= new.depth
 
 
 def grown_state(old: dict[str, torch.Tensor], new: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """`new`'s state with `old`'s weights in it: a weight with fewer input channels in `old`
-    (a refiner without the sub-cell inputs) fills the leading ones, the rest stay zero."""
+    (a refiner without the sub-cell inputs) fills the leading ones, the rest stay zero; a
+    residual block `old` lacks keeps `new`'s initial weights but its last convolution is
+    zero, so the block passes its input through (the grown refiner computes what `old` did)."""
     grown = {}
     for name, target in new.items():
-        source = old[name]
-        if source.shape == target.shape:
+        source = old.get(name)
+        if source is None and name.startswith("blocks."):
+            grown[name] = torch.zeros_like(target) if ".conv2." in name else target.clone()
+        elif source is None:
+            raise ValueError(f"refiner weight {name} is missing from the refiner to grow from")
+        elif source.shape == target.shape:
             grown[name] = source.clone()
         elif source.ndim == 4 and source.shape[0] == target.shape[0] and source.shape[1] < target.shape[1]:
             grown[name] = torch.zeros_like(target)

@@ -196,6 +196,34 @@ def test_a_refiner_grows_the_subcell_inputs_from_one_without(tmp_path):
                     "digest", init=tmp_path / "old")
 
 
+def test_a_deeper_refiner_grows_from_a_shallower_one_as_the_same_function(tmp_path):
+    """Started from a shallower refiner of the same width, the added residual blocks pass
+    their input through: the grown refiner computes what the old one did, and its added
+    blocks still learn (their last convolution is zero, not frozen)."""
+    from tests.conftest import make_tiny_generator
+    from worldengine.model.refiner import LatentRefiner, RefinerConfig
+    from worldengine.train.checkpoint import save_model
+    from worldengine.train.refiner_task import RefinerTask
+
+    old = LatentRefiner(RefinerConfig(latent_channels=4, width=8, depth=1))
+    torch.nn.init.normal_(old.out.conv.weight, std=0.1)
+    save_model(tmp_path / "old", old, {"kind": "refiner", "config": old.config.to_dict()})
+    generator = make_tiny_generator()
+    task = RefinerTask(RefinerConfig(latent_channels=4, width=8, depth=3), 1, tmp_path / "pairs", generator.autoencoder,
+                       "digest", init=tmp_path / "old")
+    grown = task.build_model()
+    assert len(grown.blocks) == 3 and float(grown.blocks[2].conv1.conv.weight.abs().sum()) > 0
+    x = torch.randn(2, 6, 4 + 5, 8, 8)
+    x[:, :, 4] = 1.0
+    torch.testing.assert_close(grown(x), old(x))
+    grown(x).square().sum().backward()
+    assert float(grown.blocks[2].conv2.conv.weight.grad.abs().sum()) > 0
+    save_model(tmp_path / "deep", grown, {"kind": "refiner", "config": grown.config.to_dict()})
+    with pytest.raises(ValueError, match="not the size asked for"):  # shallower than the start: no block is dropped
+        RefinerTask(RefinerConfig(latent_channels=4, width=8, depth=2), 1, tmp_path / "pairs", generator.autoencoder,
+                    "digest", init=tmp_path / "deep")
+
+
 def test_refiner_pairs_and_training(tmp_path):
     """Pairs are the engine's warp of a ground-truth frame to a nearby view with that view's
     ground truth; a rerun keeps the file; the refiner trains on them and its loss falls."""
