@@ -172,56 +172,63 @@ def test_decoder_only_training_needs_a_matching_start(tmp_path):
         AutoencoderTask(SMALL, 1, init=tmp_path / "none")
 
 
+def _saved_refiner(folder, config):
+    """A refiner of `config` saved to `folder`; its last layer is not zero, so it is not the identity."""
+    from worldengine.model.refiner import LatentRefiner
+    from worldengine.train.checkpoint import save_model
+
+    refiner = LatentRefiner(config)
+    torch.nn.init.normal_(refiner.out.conv.weight, std=0.1)
+    save_model(folder, refiner, {"kind": "refiner", "config": config.to_dict()})
+    return refiner
+
+
+def _refiner_task(tmp_path, config, init):
+    """A refiner task of `config` started from the refiner folder `init`, on a tiny autoencoder."""
+    from tests.conftest import make_tiny_generator
+    from worldengine.train.refiner_task import RefinerTask
+
+    return RefinerTask(config, 1, tmp_path / "pairs", make_tiny_generator().autoencoder, "digest", init=init)
+
+
+def _covered_refiner_input(batch: int) -> torch.Tensor:
+    """A random refiner input for 4 latent channels whose mask channel says every cell is covered."""
+    x = torch.randn(batch, 6, 4 + 5, 8, 8)
+    x[:, :, 4] = 1.0
+    return x
+
+
 def test_a_refiner_grows_the_subcell_inputs_from_one_without(tmp_path):
     """Started from a refiner without sub-cell inputs, training starts from the same
     function: the old weights in place, the new input channels zero."""
-    from tests.conftest import make_tiny_generator
-    from worldengine.model.refiner import LatentRefiner, RefinerConfig, refiner_input
-    from worldengine.train.checkpoint import save_model
-    from worldengine.train.refiner_task import RefinerTask
+    from worldengine.model.refiner import RefinerConfig
 
-    old = LatentRefiner(RefinerConfig(latent_channels=4, width=8, depth=1, subcell=False))
-    torch.nn.init.normal_(old.out.conv.weight, std=0.1)
-    save_model(tmp_path / "old", old, {"kind": "refiner", "config": old.config.to_dict()})
-    generator = make_tiny_generator()
-    task = RefinerTask(RefinerConfig(latent_channels=4, width=8, depth=1), 1, tmp_path / "pairs", generator.autoencoder,
-                       "digest", init=tmp_path / "old")
-    grown = task.build_model()
+    old = _saved_refiner(tmp_path / "old", RefinerConfig(latent_channels=4, width=8, depth=1, subcell=False))
+    grown = _refiner_task(tmp_path, RefinerConfig(latent_channels=4, width=8, depth=1), tmp_path / "old").build_model()
     assert grown.config.subcell and grown.inp.conv.weight.shape[1] == 4 + 5
-    x = torch.randn(1, 6, 4 + 5, 8, 8)
-    x[:, :, 4] = 1.0
+    x = _covered_refiner_input(1)
     torch.testing.assert_close(grown(x), old(x))
     with pytest.raises(ValueError, match="not the size asked for"):
-        RefinerTask(RefinerConfig(latent_channels=4, width=16, depth=1), 1, tmp_path / "pairs", generator.autoencoder,
-                    "digest", init=tmp_path / "old")
+        _refiner_task(tmp_path, RefinerConfig(latent_channels=4, width=16, depth=1), tmp_path / "old")
 
 
 def test_a_deeper_refiner_grows_from_a_shallower_one_as_the_same_function(tmp_path):
     """Started from a shallower refiner of the same width, the added residual blocks pass
     their input through: the grown refiner computes what the old one did, and its added
     blocks still learn (their last convolution is zero, not frozen)."""
-    from tests.conftest import make_tiny_generator
-    from worldengine.model.refiner import LatentRefiner, RefinerConfig
+    from worldengine.model.refiner import RefinerConfig
     from worldengine.train.checkpoint import save_model
-    from worldengine.train.refiner_task import RefinerTask
 
-    old = LatentRefiner(RefinerConfig(latent_channels=4, width=8, depth=1))
-    torch.nn.init.normal_(old.out.conv.weight, std=0.1)
-    save_model(tmp_path / "old", old, {"kind": "refiner", "config": old.config.to_dict()})
-    generator = make_tiny_generator()
-    task = RefinerTask(RefinerConfig(latent_channels=4, width=8, depth=3), 1, tmp_path / "pairs", generator.autoencoder,
-                       "digest", init=tmp_path / "old")
-    grown = task.build_model()
+    old = _saved_refiner(tmp_path / "old", RefinerConfig(latent_channels=4, width=8, depth=1))
+    grown = _refiner_task(tmp_path, RefinerConfig(latent_channels=4, width=8, depth=3), tmp_path / "old").build_model()
     assert len(grown.blocks) == 3 and float(grown.blocks[2].conv1.conv.weight.abs().sum()) > 0
-    x = torch.randn(2, 6, 4 + 5, 8, 8)
-    x[:, :, 4] = 1.0
+    x = _covered_refiner_input(2)
     torch.testing.assert_close(grown(x), old(x))
     grown(x).square().sum().backward()
     assert float(grown.blocks[2].conv2.conv.weight.grad.abs().sum()) > 0
     save_model(tmp_path / "deep", grown, {"kind": "refiner", "config": grown.config.to_dict()})
     with pytest.raises(ValueError, match="not the size asked for"):  # shallower than the start: no block is dropped
-        RefinerTask(RefinerConfig(latent_channels=4, width=8, depth=2), 1, tmp_path / "pairs", generator.autoencoder,
-                    "digest", init=tmp_path / "deep")
+        _refiner_task(tmp_path, RefinerConfig(latent_channels=4, width=8, depth=2), tmp_path / "deep")
 
 
 def test_refiner_pairs_and_training(tmp_path):
