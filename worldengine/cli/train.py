@@ -49,6 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latent-noise", type=float, default=0.0,
                         help="autoencoder with --decoder-only: max std of Gaussian noise on the latents it decodes, "
                              "so it decodes generated and refined latents too (default 0)")
+    parser.add_argument("--structure-weight", type=float, default=0.0,
+                        help="autoencoder: weight of 1 - SSIM of the decoded RGB in its loss (default 0: L1 only)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -62,7 +64,8 @@ def _task(args: argparse.Namespace):
         if data != "render" and not Path(data).exists():
             raise FileNotFoundError(f"trajectory store not found: {data}")
         return AutoencoderTask(AUTOENCODER_SIZES[args.size], args.batch_size, data, init=args.init,
-                               decoder_only=args.decoder_only, latent_noise=args.latent_noise)
+                               decoder_only=args.decoder_only, latent_noise=args.latent_noise,
+                               structure_weight=args.structure_weight)
     from worldengine.model.checkpoint import load_autoencoder
     from worldengine.model.latent_digest import autoencoder_digest
     from worldengine.scenes.seeds import TRAIN_SCENE_SEEDS
@@ -119,6 +122,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--decoder-only trains an autoencoder's decoder; it means nothing for the {args.model}")
     if args.latent_noise and not args.decoder_only:
         raise ValueError("--latent-noise is for training an autoencoder's decoder (--decoder-only)")
+    if args.structure_weight and args.model != "autoencoder":
+        raise ValueError(f"--structure-weight weighs the autoencoder's SSIM term; the {args.model}'s loss is fixed")
     if args.max_move is not None and args.model != "refiner":
         raise ValueError(f"--max-move sets how far the refiner's pairs move; it means nothing for the {args.model}")
     task = _task(args)

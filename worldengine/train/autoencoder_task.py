@@ -12,6 +12,7 @@ from worldengine.model.autoencoder import AUTOENCODER_SIZES, AutoencoderConfig, 
 from worldengine.model.checkpoint import load_autoencoder
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS, check_disjoint
 from worldengine.train.data import batches, recorded_cubemaps, rendered_cubemaps
+from worldengine.train.structure import dissimilarity
 
 DEPTH_WEIGHT = 4.0  # the disparity channel is smooth and must be precise (AbsRel target 0.03)
 STAT_BATCHES = 8
@@ -26,19 +27,24 @@ class AutoencoderTask:
     latent_noise (decoder only): each sample's latents get Gaussian noise of a std drawn
     uniformly from [0, latent_noise] before decoding, target the clean cubemap, so the
     decoder also decodes the imperfect latents the generator and refiner produce.
+    structure_weight: the loss also counts 1 - SSIM of the decoded RGB, this much (the
+    ceiling is judged by SSIM beside PSNR; L1 alone is content to blur fine texture).
     """
 
     kind = "autoencoder"
 
     def __init__(self, config: AutoencoderConfig, batch_size: int, data: str = "render",
                  train_seeds: range = TRAIN_SCENE_SEEDS, heldout_seeds: range = HELDOUT_SCENE_SEEDS,
-                 init: str | Path | None = None, decoder_only: bool = False, latent_noise: float = 0.0):
+                 init: str | Path | None = None, decoder_only: bool = False, latent_noise: float = 0.0,
+                 structure_weight: float = 0.0):
         check_disjoint(train_seeds, heldout_seeds)
         if decoder_only and init is None:
             raise ValueError("training the decoder only needs a trained autoencoder to start from (init)")
         if latent_noise < 0 or (latent_noise > 0 and not decoder_only):
             raise ValueError(f"latent noise {latent_noise} must be >= 0, and is for training the decoder only "
                              "(the encoder's latents would learn to outgrow it)")
+        if structure_weight < 0:
+            raise ValueError(f"structure weight {structure_weight} must be >= 0")
         self.init = None if init is None else load_autoencoder(init)  # a bad folder fails before any training
         if self.init is not None and self.init.config != config:
             raise ValueError(f"the autoencoder at {init} has config {self.init.config.to_dict()}, "
@@ -46,7 +52,7 @@ class AutoencoderTask:
         self.config, self.batch_size, self.data = config, batch_size, data
         self.train_seeds, self.heldout_seeds = train_seeds, heldout_seeds
         self.init_path, self.decoder_only = None if init is None else str(init), decoder_only
-        self.latent_noise = latent_noise
+        self.latent_noise, self.structure_weight = latent_noise, structure_weight
 
     def build_model(self) -> torch.nn.Module:
         model = CubeAutoencoder(self.config)
@@ -81,17 +87,23 @@ class AutoencoderTask:
                 z = model.encode(x)
             if "latent_noise" in batch:
                 z = z + batch["latent_noise"].to(z.device)
-            error = (model.decode(z) - x).abs()
+            decoded = model.decode(z)
         else:
-            error = (model(x) - x).abs()
+            decoded = model(x)
+        error = (decoded - x).abs()
         rgb, depth = error[:, :, :3].mean(), error[:, :, 3].mean()
-        return rgb + DEPTH_WEIGHT * depth, {"loss_rgb": rgb.detach(), "loss_depth": depth.detach()}
+        total, logged = rgb + DEPTH_WEIGHT * depth, {"loss_rgb": rgb.detach(), "loss_depth": depth.detach()}
+        if self.structure_weight:
+            structure = dissimilarity(decoded[:, :, :3], x[:, :, :3])
+            total, logged["loss_structure"] = total + self.structure_weight * structure, structure.detach()
+        return total, logged
 
     def meta(self) -> dict:
         return {"kind": self.kind, "config": self.config.to_dict(),
                 "train_seeds": [self.train_seeds.start, self.train_seeds.stop],
                 "heldout_seeds": [self.heldout_seeds.start, self.heldout_seeds.stop], "data": self.data,
-                "init": self.init_path, "decoder_only": self.decoder_only, "latent_noise": self.latent_noise}
+                "init": self.init_path, "decoder_only": self.decoder_only, "latent_noise": self.latent_noise,
+                "loss_weights": {"rgb": 1.0, "depth": DEPTH_WEIGHT, "structure": self.structure_weight}}
 
     @torch.no_grad()
     def finish(self, model: CubeAutoencoder, out: Path) -> dict:

@@ -19,14 +19,13 @@ from typing import Iterator
 
 import torch
 import torch.nn.functional as F
-from kornia.metrics import ssim as kornia_ssim
 
-from worldengine.eval.metrics import SSIM_WINDOW
 from worldengine.model.autoencoder import CubeAutoencoder, pack_rgbd
 from worldengine.model.checkpoint import load_refiner
 from worldengine.model.refiner import LatentRefiner, RefinerConfig
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS
 from worldengine.train.refiner_data import load_refiner_pairs
+from worldengine.train.structure import masked_dissimilarity
 
 LATENT_WEIGHT = 0.25
 STRUCTURE_WEIGHT = 0.25  # of 1 - SSIM; refiners trained before it had none (their run cards say so)
@@ -99,14 +98,6 @@ class RefinerTask:
         return {"parameters": sum(p.numel() for p in model.parameters())}
 
 
-def masked_dissimilarity(rgb: torch.Tensor, truth: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """Mean 1 - SSIM (the benchmarks' window) of (B, F, 3, S, S) images in [-1, 1] over the
-    pixels where `weight` (B, F, 1, S, S) is 1."""
-    similarity = kornia_ssim((rgb.flatten(0, 1) + 1) / 2, (truth.flatten(0, 1) + 1) / 2, SSIM_WINDOW)
-    weight = weight.flatten(0, 1)
-    return ((1 - similarity) * weight).sum() / (weight.sum().clamp_min(1) * rgb.shape[2])
-
-
 def _grows_into(old: RefinerConfig, new: RefinerConfig) -> bool:
     return (old.latent_channels, old.width) == (new.latent_channels, new.width) and old.depth <= new.depth
 
@@ -133,4 +124,4 @@ def grown_state(old: dict[str, torch.Tensor], new: dict[str, torch.Tensor]) -> d
     return grown
 
 
-__all__ = ["RefinerTask", "grown_state", "masked_dissimilarity"]
+__all__ = ["RefinerTask", "grown_state"]

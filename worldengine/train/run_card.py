@@ -26,6 +26,7 @@ def write_run_card(out: Path, command: str) -> Path:
         f"- wall time: {records[-1]['seconds'] / 60:.1f} min",
         "- mean losses over the last tenth of the log: " + ", ".join(f"{k} {v:.4f}" for k, v in losses.items()),
         "- config: `" + json.dumps(meta["config"]) + "`",
+        *([f"- loss weights: `{json.dumps(meta['loss_weights'])}`"] if meta.get("loss_weights") else []),
         *([f"- started from `{meta['init']}`" + (", decoder only (encoder and latent statistics kept)"
                                                  if meta.get("decoder_only") else "")] if meta.get("init") else []),
         "",

@@ -161,6 +161,26 @@ def test_latent_noise_reaches_the_decoder_only(tmp_path):
         AutoencoderTask(SMALL, 1, init=tmp_path / "base", decoder_only=True, latent_noise=-0.1)
 
 
+def test_the_structure_weight_adds_ssim_to_the_autoencoders_loss(tmp_path):
+    """With a structure weight the loss is L1 plus that weight times 1 - SSIM of the decoded
+    RGB (logged as loss_structure); the run's meta and run card record the weights; a
+    negative weight is refused."""
+    torch.manual_seed(0)
+    plain, weighted = AutoencoderTask(SMALL, 2), AutoencoderTask(SMALL, 2, structure_weight=0.5)
+    model = plain.build_model()
+    batch = next(plain.batches(seed=3, rank=0, world_size=1))
+    with torch.no_grad():
+        l1, logged = plain.loss(model, batch)
+        total, with_structure = weighted.loss(model, batch)
+    assert "loss_structure" not in logged and 0.5 < float(with_structure["loss_structure"]) <= 2.0
+    assert float(total) == pytest.approx(float(l1) + 0.5 * float(with_structure["loss_structure"]), rel=1e-5)
+    train(weighted, tmp_path / "run", _config(2), progress=False)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["loss_weights"]["structure"] == 0.5
+    assert "loss_structure" in (tmp_path / "run" / "log.jsonl").read_text()
+    with pytest.raises(ValueError, match="structure weight"):
+        AutoencoderTask(SMALL, 1, structure_weight=-0.1)
+
+
 def test_decoder_only_training_needs_a_matching_start(tmp_path):
     with pytest.raises(ValueError, match="needs a trained autoencoder"):
         AutoencoderTask(SMALL, 1, decoder_only=True)
@@ -292,7 +312,7 @@ def test_refiner_pair_moves_reach_the_farthest_asked_for():
 def test_the_refiners_structure_loss_counts_only_the_weighted_pixels():
     """1 - SSIM on [-1, 1] images: 0 for the same image, about 1 against an independent one,
     blind to pixels of weight 0 (beyond the window's reach), and it passes gradients."""
-    from worldengine.train.refiner_task import masked_dissimilarity
+    from worldengine.train.structure import masked_dissimilarity
 
     torch.manual_seed(0)
     truth = torch.rand(1, 6, 3, 32, 32) * 2 - 1
