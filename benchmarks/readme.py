@@ -14,6 +14,7 @@ from benchmarks import memory as memory_bench
 from benchmarks import refiner as refiner_bench
 from benchmarks import scene_mesh as scene_mesh_bench
 from benchmarks.common import RESULTS_DIR, markdown_table
+from benchmarks.explore_report import report
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 RESULTS_START, RESULTS_END = "<!-- results:start -->", "<!-- results:end -->"
@@ -109,8 +110,6 @@ def throughput_section(record: dict) -> str:
 
 
 def explore_section(record: dict) -> str:
-    from benchmarks.explore import report
-
     f = record["figures"]
     said = {True: [], False: []}
     for name, v in f["targets"].items():
