@@ -163,7 +163,7 @@ def test_latent_noise_reaches_the_decoder_only(tmp_path):
 
 def test_the_structure_weight_adds_ssim_to_the_autoencoders_loss(tmp_path):
     """With a structure weight the loss is L1 plus that weight times 1 - SSIM of the decoded
-    RGB (logged as loss_structure); the run's meta and run card record the weights; a
+    RGB (logged as loss_structure); the run's meta records the weights; a
     negative weight is refused."""
     torch.manual_seed(0)
     plain, weighted = AutoencoderTask(SMALL, 2), AutoencoderTask(SMALL, 2, structure_weight=0.5)
