@@ -1,7 +1,7 @@
 """Loop closure: does a generated world stay put when the agent turns, steps, and comes back?
 
 Run: python -m benchmarks.closure [--quick] [--mesh PATH [--mesh-up z] [--mesh-scale S]]
-     [--autoencoder DIR] [--refiner DIR]   (other weights than the shipped ones)
+     [--generator DIR] [--autoencoder DIR] [--refiner DIR]   (other weights than the shipped ones)
 
 On held-out scenes (rooms and houses, checked against the training range), each from a
 start found by a seeded search: a level pose facing a multiple of 45 degrees with a free

@@ -1,7 +1,7 @@
 """Long-horizon exploration: does the generated world stay the same when the agent comes back?
 
 Run: python -m benchmarks.explore [--quick]      (what `worldengine bench` runs)
-     [--autoencoder DIR] [--refiner DIR]   (other weights than the shipped ones)
+     [--generator DIR] [--autoencoder DIR] [--refiner DIR]   (other weights than the shipped ones)
 
 Lockstep. On held-out scene seeds (checked against the training range), the ground-truth
 explorer walks each trajectory family: an out-and-back (A -> B -> A), a loop
