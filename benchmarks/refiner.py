@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true", help="4 held-out scenes instead of 16")
     parser.add_argument("--refiner", type=Path, default=DEFAULT_REFINER, help="refiner checkpoint folder")
     parser.add_argument("--autoencoder", type=Path, default=DEFAULT_AUTOENCODER,
-                        help="autoencoder checkpoint folder (its encoder must be the shipped one's: pairs are encoded by it)")
+                        help="autoencoder checkpoint folder: it encodes the pairs and decodes them "
+                             "(the refiner must be trained on its latents)")
     parser.add_argument("--max-move", type=float, default=MAX_MOVE, help="metres of the farthest move in the pairs")
     parser.add_argument("--results-dir", type=Path, default=None)
     args = parser.parse_args(argv)
