@@ -50,7 +50,7 @@ def _decoded(generator, latents: torch.Tensor) -> tuple[np.ndarray, torch.Tensor
 def measure(seeds: list[int], per_scene: int, refiner_dir: Path | str,
             autoencoder: Path | str = DEFAULT_AUTOENCODER, max_move: float = MAX_MOVE) -> dict:
     check_heldout(seeds)
-    generator = load_world_generator(autoencoder=autoencoder, refiner=None)
+    generator = load_world_generator(autoencoder=autoencoder, refiner=None, check_latents=False)  # only warps
     refiner = load_refiner(refiner_dir)
     with tempfile.TemporaryDirectory() as folder:
         pairs = load_refiner_pairs(build_refiner_pairs(Path(folder) / "pairs.safetensors", generator, seeds, per_scene,

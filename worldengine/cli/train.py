@@ -100,7 +100,8 @@ def _refiner_task(args: argparse.Namespace):
 
     if args.pairs_per_scene <= 0:
         raise ValueError("--pairs-per-scene must be positive")
-    generator = load_world_generator(DEFAULT_GENERATOR, args.autoencoder, refiner=None)  # its world writes and warps
+    # its world writes ground truth and warps it; the generator network never runs, so any latents will do
+    generator = load_world_generator(DEFAULT_GENERATOR, args.autoencoder, refiner=None, check_latents=False)
     config = REFINER_SIZES[args.size]
     data = Path(args.data) if args.data else Path(args.out) / "data" / "pairs.safetensors"
     seeds = [TRAIN_SCENE_SEEDS[i] for i in range(args.scenes)]

@@ -93,13 +93,28 @@ def load_refiner(directory: str | Path, device=None) -> LatentRefiner:
 
 
 def load_world_generator(generator: str | Path = DEFAULT_GENERATOR, autoencoder: str | Path = DEFAULT_AUTOENCODER,
-                         device=None, refiner: str | Path | None = DEFAULT_REFINER) -> CubeGenerator:
+                         device=None, refiner: str | Path | None = DEFAULT_REFINER,
+                         check_latents: bool = True) -> CubeGenerator:
     """The generator, autoencoder and refiner checkpoints a world runs on (the shipped ones
     by default); a missing or corrupt checkpoint raises FileNotFoundError / ValueError.
-    refiner None: covered cells are the warped memory as it is (see `refiner_for`)."""
+    refiner None: covered cells are the warped memory as it is (see `refiner_for`).
+    check_latents False: any autoencoder, for a world whose generator network never runs
+    (one that only writes ground truth and warps it, as the refiner's pairs do)."""
     model = load_generator(generator, device)
     decoder = load_autoencoder(autoencoder, device)
+    if check_latents:
+        check_generator_latents(generator, decoder)
     return CubeGenerator(model, decoder, refiner=refiner_for(decoder, refiner, device))
+
+
+def check_generator_latents(generator: str | Path, autoencoder: CubeAutoencoder) -> None:
+    """A generator works only on the latents it was trained on (its config.json records their
+    digest; any decoder of them will do): another encoder's latents are an error, not a world
+    of noise. A generator that records none (trained before the digest) is taken on trust."""
+    trained_on, latents = read_meta(Path(generator)).get("autoencoder"), autoencoder_digest(autoencoder)
+    if trained_on is not None and trained_on != latents:
+        raise ValueError(f"the generator at {generator} was trained on the latents of autoencoder {trained_on}, "
+                         f"not on these ({latents}): retrain it on this autoencoder or use the one it was trained on")
 
 
 def refiner_for(autoencoder: CubeAutoencoder, refiner: str | Path | None, device=None) -> LatentRefiner | None:
@@ -122,6 +137,7 @@ def refiner_for(autoencoder: CubeAutoencoder, refiner: str | Path | None, device
                      f"not on these ({latents})")
 
 
-__all__ = ["DEFAULT_AUTOENCODER", "DEFAULT_GENERATOR", "DEFAULT_REFINER", "load_autoencoder", "load_generator",
+__all__ = ["DEFAULT_AUTOENCODER", "DEFAULT_GENERATOR", "DEFAULT_REFINER", "check_generator_latents",
+           "load_autoencoder", "load_generator",
            "load_model", "load_refiner", "refiner_for",
            "load_state_dict_strict", "load_tensors", "load_world_generator", "read_meta"]

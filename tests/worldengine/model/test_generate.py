@@ -121,3 +121,32 @@ def test_a_window_the_memory_covers_makes_no_network_call(generator, monkeypatch
     monkeypatch.setattr(generator.model, "forward", lambda inp: pytest.fail("sampled a covered window"))
     latents, order = generator.latents(ctx, "sequential", anchored=True)
     assert torch.equal(latents, ctx.memory[:, :, :4]) and sorted(order[0].tolist()) == list(range(6))
+
+
+def test_a_generator_joins_only_the_latents_it_was_trained_on(tmp_path):
+    """The digest a generator's config.json records must be the autoencoder's: another
+    encoder's latents are an error that names both; none recorded is taken on trust; the
+    shipped generator records the shipped autoencoder's latents."""
+    from tests.conftest import make_tiny_generator
+    from worldengine.model.checkpoint import (DEFAULT_AUTOENCODER, DEFAULT_GENERATOR, check_generator_latents,
+                                              load_autoencoder, load_world_generator)
+    from worldengine.model.latent_digest import autoencoder_digest
+    from worldengine.train.checkpoint import save_model
+
+    tiny = make_tiny_generator()
+    save_model(tmp_path / "autoencoder", tiny.autoencoder,
+               {"kind": "autoencoder", "config": tiny.autoencoder.config.to_dict()})
+    meta = {"kind": "generator", "config": tiny.model.config.to_dict()}
+    save_model(tmp_path / "theirs", tiny.model, {**meta, "autoencoder": "0123456789abcdef"})
+    save_model(tmp_path / "ours", tiny.model, {**meta, "autoencoder": autoencoder_digest(tiny.autoencoder)})
+    save_model(tmp_path / "unrecorded", tiny.model, meta)
+    with pytest.raises(ValueError, match=f"0123456789abcdef.*{autoencoder_digest(tiny.autoencoder)}"):
+        load_world_generator(tmp_path / "theirs", tmp_path / "autoencoder", refiner=None)
+    for folder in ("ours", "unrecorded"):
+        assert load_world_generator(tmp_path / folder, tmp_path / "autoencoder", refiner=None).model is not None
+    if DEFAULT_GENERATOR.exists():
+        check_generator_latents(DEFAULT_GENERATOR, load_autoencoder(DEFAULT_AUTOENCODER))
+    with pytest.raises(ValueError, match="0123456789abcdef"):
+        check_generator_latents(tmp_path / "theirs", load_autoencoder(tmp_path / "autoencoder"))
+    unchecked = load_world_generator(tmp_path / "theirs", tmp_path / "autoencoder", refiner=None, check_latents=False)
+    assert unchecked.model is not None  # a world that only writes and warps (the refiner's pairs)
