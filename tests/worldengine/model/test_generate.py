@@ -144,9 +144,7 @@ def test_a_generator_joins_only_the_latents_it_was_trained_on(tmp_path):
         load_world_generator(tmp_path / "theirs", tmp_path / "autoencoder", refiner=None)
     for folder in ("ours", "unrecorded"):
         assert load_world_generator(tmp_path / folder, tmp_path / "autoencoder", refiner=None).model is not None
-    if DEFAULT_GENERATOR.exists():
-        check_generator_latents(DEFAULT_GENERATOR, load_autoencoder(DEFAULT_AUTOENCODER))
-    with pytest.raises(ValueError, match="0123456789abcdef"):
-        check_generator_latents(tmp_path / "theirs", load_autoencoder(tmp_path / "autoencoder"))
     unchecked = load_world_generator(tmp_path / "theirs", tmp_path / "autoencoder", refiner=None, check_latents=False)
     assert unchecked.model is not None  # a world that only writes and warps (the refiner's pairs)
+    if DEFAULT_GENERATOR.exists():
+        check_generator_latents(DEFAULT_GENERATOR, load_autoencoder(DEFAULT_AUTOENCODER))
