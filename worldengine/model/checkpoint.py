@@ -111,10 +111,19 @@ def check_generator_latents(generator: str | Path, autoencoder: CubeAutoencoder)
     """A generator works only on the latents it was trained on (its config.json records their
     digest; any decoder of them will do): another encoder's latents are an error, not a world
     of noise. A generator that records none (trained before the digest) is taken on trust."""
-    trained_on, latents = read_meta(Path(generator)).get("autoencoder"), autoencoder_digest(autoencoder)
-    if trained_on is not None and trained_on != latents:
-        raise ValueError(f"the generator at {generator} was trained on the latents of autoencoder {trained_on}, "
-                         f"not on these ({latents}): retrain it on this autoencoder or use the one it was trained on")
+    other = _other_latents(generator, autoencoder)
+    if other is not None:
+        raise ValueError(f"the generator at {generator} {other}: retrain it on this autoencoder or use the one "
+                         f"it was trained on")
+
+
+def _other_latents(checkpoint: str | Path, autoencoder: CubeAutoencoder) -> str | None:
+    """None when `checkpoint` was trained on `autoencoder`'s latents (or records none: taken on
+    trust); else what it was trained on and what these are, worded for an error."""
+    trained_on, latents = read_meta(Path(checkpoint)).get("autoencoder"), autoencoder_digest(autoencoder)
+    if trained_on is None or trained_on == latents:
+        return None
+    return f"was trained on the latents of autoencoder {trained_on}, not on these ({latents})"
 
 
 def refiner_for(autoencoder: CubeAutoencoder, refiner: str | Path | None, device=None) -> LatentRefiner | None:
@@ -128,13 +137,12 @@ def refiner_for(autoencoder: CubeAutoencoder, refiner: str | Path | None, device
     if shipped and not DEFAULT_REFINER.exists():
         return None
     loaded = load_refiner(refiner, device)  # a missing or corrupt folder fails here, shipped or not
-    trained_on, latents = read_meta(Path(refiner)).get("autoencoder"), autoencoder_digest(autoencoder)
-    if trained_on is None or trained_on == latents:
+    other = _other_latents(refiner, autoencoder)
+    if other is None:
         return loaded
     if shipped:
         return None
-    raise ValueError(f"the refiner at {refiner} was trained on the latents of autoencoder {trained_on}, "
-                     f"not on these ({latents})")
+    raise ValueError(f"the refiner at {refiner} {other}")
 
 
 __all__ = ["DEFAULT_AUTOENCODER", "DEFAULT_GENERATOR", "DEFAULT_REFINER", "check_generator_latents",
