@@ -146,7 +146,7 @@ def test_a_checkpoint_config_of_the_wrong_shape_is_a_one_line_error(tmp_path, ca
     (["refiner", "--decoder-only"], "means nothing for the refiner"),
     (["autoencoder", "--latent-noise", "0.2"], "--decoder-only"),
     (["generator", "--max-move", "4"], "means nothing for the generator"),
-    (["refiner", "--structure-weight", "0.5"], "the refiner's loss is fixed"),
+    (["generator", "--structure-weight", "0.5"], "the generator's loss is fixed"),
 ])
 def test_train_refuses_options_that_do_not_apply(tmp_path, capsys, args, message):
     """An option the model cannot use is an error before anything is made, not ignored."""

@@ -49,8 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latent-noise", type=float, default=0.0,
                         help="autoencoder with --decoder-only: max std of Gaussian noise on the latents it decodes, "
                              "so it decodes generated and refined latents too (default 0)")
-    parser.add_argument("--structure-weight", type=float, default=0.0,
-                        help="autoencoder: weight of 1 - SSIM of the decoded RGB in its loss (default 0: L1 only)")
+    parser.add_argument("--structure-weight", type=float, default=None,
+                        help="autoencoder and refiner: weight of 1 - SSIM of the decoded RGB in the loss "
+                             "(default: autoencoder 0, L1 only; refiner 0.25)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
 
 
@@ -65,7 +66,7 @@ def _task(args: argparse.Namespace):
             raise FileNotFoundError(f"trajectory store not found: {data}")
         return AutoencoderTask(AUTOENCODER_SIZES[args.size], args.batch_size, data, init=args.init,
                                decoder_only=args.decoder_only, latent_noise=args.latent_noise,
-                               structure_weight=args.structure_weight)
+                               structure_weight=args.structure_weight or 0.0)
     from worldengine.model.checkpoint import load_autoencoder
     from worldengine.model.latent_digest import autoencoder_digest
     from worldengine.scenes.seeds import TRAIN_SCENE_SEEDS
@@ -103,10 +104,11 @@ def _refiner_task(args: argparse.Namespace):
     # its world writes ground truth and warps it; the generator network never runs, so any latents will do
     generator = load_world_generator(DEFAULT_GENERATOR, args.autoencoder, refiner=None, check_latents=False)
     config = REFINER_SIZES[args.size]
+    weight = {} if args.structure_weight is None else {"structure_weight": args.structure_weight}
     data = Path(args.data) if args.data else Path(args.out) / "data" / "pairs.safetensors"
     seeds = [TRAIN_SCENE_SEEDS[i] for i in range(args.scenes)]
     task = RefinerTask(config, args.batch_size, data, generator.autoencoder, autoencoder_digest(generator.autoencoder),
-                       init=args.init)  # a bad --init fails before the pairs are built
+                       init=args.init, **weight)  # a bad --init fails before the pairs are built
     build_refiner_pairs(data, generator, seeds, args.pairs_per_scene, progress=not args.no_progress,
                         max_move=args.max_move if args.max_move is not None else MAX_MOVE)
     return task
@@ -123,8 +125,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError(f"--decoder-only trains an autoencoder's decoder; it means nothing for the {args.model}")
     if args.latent_noise and not args.decoder_only:
         raise ValueError("--latent-noise is for training an autoencoder's decoder (--decoder-only)")
-    if args.structure_weight and args.model != "autoencoder":
-        raise ValueError(f"--structure-weight weighs the autoencoder's SSIM term; the {args.model}'s loss is fixed")
+    if args.structure_weight is not None and args.model == "generator":
+        raise ValueError("--structure-weight weighs the autoencoder's or the refiner's SSIM term; the generator's loss is fixed")
     if args.max_move is not None and args.model != "refiner":
         raise ValueError(f"--max-move sets how far the refiner's pairs move; it means nothing for the {args.model}")
     task = _task(args)

@@ -59,14 +59,16 @@ def _nearby_free_pose(scene: ProceduralScene, pose: torch.Tensor, rng: np.random
 def build_refiner_pairs(path: str | Path, generator: CubeGenerator, seeds: list[int], per_scene: int,
                         progress: bool = True, max_move: float = MAX_MOVE) -> Path:
     """Write the pairs of scenes `seeds` (`per_scene` each, moves up to `max_move` metres)
-    to `path` unless a complete file of the same request is there (then it is kept: a rerun
-    resumes training on it)."""
+    to `path` unless a file of the same request is there (then it is kept: a rerun resumes
+    training on it). Any other file there is refused, never replaced: pairs of another
+    request cost minutes to hours to build, and a file that is not pairs is not ours."""
     if not max_move > MIN_MOVE:
         raise ValueError(f"the farthest move must be over {MIN_MOVE} m, got {max_move}")
     path = Path(path)
-    request = {"format": FORMAT, "version": VERSION, "seeds": ",".join(map(str, seeds)), "per_scene": str(per_scene),
-               "max_move": str(max_move)}
-    if path.exists() and _metadata(path) == {k: str(v) for k, v in request.items()}:
+    request = {"format": FORMAT, "version": str(VERSION), "seeds": ",".join(map(str, seeds)),
+               "per_scene": str(per_scene), "max_move": str(max_move)}
+    if path.exists():
+        _check_same_request(path, request)
         return path
     motion, size = MotionConfig(), generator.autoencoder.config.face_size
     world = WorldModel(generator, 1, WorldConfig(sampler=generator.sampler, motion=motion))
@@ -105,8 +107,29 @@ def _metadata(path: Path) -> dict | None:
     try:
         with safe_open(str(path), "pt") as handle:
             return handle.metadata()
-    except Exception:  # an unreadable or partial file is rebuilt
+    except Exception:  # not a safetensors file
         return None
+
+
+def _described(key: str, value: str | None) -> str:
+    """A request's value as an error message shows it (a seed list by its count and ends)."""
+    if key != "seeds" or not value:
+        return repr(value)
+    seeds = value.split(",")
+    return f"{len(seeds)} seeds ({seeds[0]}..{seeds[-1]})" if len(seeds) > 3 else repr(value)
+
+
+def _check_same_request(path: Path, request: dict[str, str]) -> None:
+    """Refuse the file at `path` unless it holds the pairs of `request`, naming what differs."""
+    found = _metadata(path) or {}
+    if found.get("format") != FORMAT:
+        raise ValueError(f"{path} exists and is not a refiner pairs file; pairs are not written over it")
+    differs = {k: (found.get(k), v) for k, v in request.items() if found.get(k) != v}
+    if differs:
+        what = "; ".join(f"{k}: the file has {_described(k, a)}, asked for {_described(k, b)}"
+                         for k, (a, b) in differs.items())
+        raise ValueError(f"{path} holds refiner pairs of another request ({what}); pass the arguments it was "
+                         "built with (--scenes, --pairs-per-scene, --max-move) or another --data path")
 
 
 def load_refiner_pairs(path: str | Path) -> dict[str, torch.Tensor]:

@@ -28,14 +28,17 @@ from worldengine.train.refiner_data import load_refiner_pairs
 from worldengine.train.structure import masked_dissimilarity
 
 LATENT_WEIGHT = 0.25
-STRUCTURE_WEIGHT = 0.25  # of 1 - SSIM; refiners trained before it had none (their run cards say so)
+STRUCTURE_WEIGHT = 0.25  # of 1 - SSIM, unless told; refiners trained before it had none (their run cards say so)
 
 
 class RefinerTask:
     kind = "refiner"
 
     def __init__(self, config: RefinerConfig, batch_size: int, data: str | Path, autoencoder: CubeAutoencoder,
-                 autoencoder_digest: str, init: str | Path | None = None):
+                 autoencoder_digest: str, init: str | Path | None = None,
+                 structure_weight: float = STRUCTURE_WEIGHT):
+        if structure_weight < 0:
+            raise ValueError(f"structure weight {structure_weight} must be >= 0")
         if config.latent_channels != autoencoder.config.latent_channels:
             raise ValueError(f"refiner of {config.latent_channels} latent channels for an autoencoder of "
                              f"{autoencoder.config.latent_channels}")
@@ -45,6 +48,7 @@ class RefinerTask:
                              f"not the size asked for {config.to_dict()} (or a shallower one of its width)")
         self.init_path = None if init is None else str(init)
         self.config, self.batch_size, self.data = config, batch_size, Path(data)
+        self.structure_weight = structure_weight
         self.autoencoder, self.autoencoder_digest = autoencoder.eval().requires_grad_(False), autoencoder_digest
         self._pairs: dict[str, torch.Tensor] | None = None
 
@@ -83,14 +87,14 @@ class RefinerTask:
         structure = masked_dissimilarity(decoded[:, :, :3], truth[:, :, :3], pixels)
         with torch.no_grad():
             identity = ((batch["input"][:, :, :c] - batch["target_latents"]).abs() * mask).sum() / cells
-        total = pixel + LATENT_WEIGHT * latent + STRUCTURE_WEIGHT * structure
+        total = pixel + LATENT_WEIGHT * latent + self.structure_weight * structure
         return total, {"loss_pixel": pixel.detach(), "loss_latent": latent.detach(),
                        "loss_structure": structure.detach(), "latent_l1_unrefined": identity}
 
     def meta(self) -> dict:
         return {"kind": self.kind, "config": self.config.to_dict(), "autoencoder": self.autoencoder_digest,
                 "data": str(self.data), "pairs": len(self.pairs()["input"]), "init": self.init_path,
-                "loss_weights": {"pixel": 1.0, "latent": LATENT_WEIGHT, "structure": STRUCTURE_WEIGHT},
+                "loss_weights": {"pixel": 1.0, "latent": LATENT_WEIGHT, "structure": self.structure_weight},
                 "train_seeds": [TRAIN_SCENE_SEEDS.start, TRAIN_SCENE_SEEDS.stop],
                 "heldout_seeds": [HELDOUT_SCENE_SEEDS.start, HELDOUT_SCENE_SEEDS.stop]}
 

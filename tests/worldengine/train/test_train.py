@@ -269,6 +269,15 @@ def test_refiner_pairs_and_training(tmp_path):
     stamp = path.stat().st_mtime_ns
     build_refiner_pairs(path, generator, [0, 1], 2, progress=False)
     assert path.stat().st_mtime_ns == stamp  # the same request: kept
+    for other, names in (({"seeds": [0, 1, 2]}, "seeds: the file has '0,1'"), ({"per_scene": 3}, "per_scene"),
+                         ({"max_move": 4.0}, "max_move: the file has '1.0', asked for '4.0'")):
+        with pytest.raises(ValueError, match=names):  # another request: refused, never rebuilt over it
+            build_refiner_pairs(path, generator, **{"seeds": [0, 1], "per_scene": 2, **other}, progress=False)
+    assert path.stat().st_mtime_ns == stamp
+    (tmp_path / "notes.safetensors").write_text("a user's file")
+    with pytest.raises(ValueError, match="not a refiner pairs file"):
+        build_refiner_pairs(tmp_path / "notes.safetensors", generator, [0, 1], 2, progress=False)
+    assert (tmp_path / "notes.safetensors").read_text() == "a user's file"
     task = RefinerTask(RefinerConfig(latent_channels=4, width=8, depth=1), 2, path, generator.autoencoder, "digest")
     train(task, tmp_path / "run", _config(40), progress=False)
     records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
@@ -285,6 +294,33 @@ def test_refiner_pairs_and_training(tmp_path):
         bad = tmp_path / "bad.safetensors"
         save_file({"x": torch.zeros(1)}, str(bad))
         load_refiner_pairs(bad)
+
+
+def test_the_refiners_structure_weight_is_its_ssim_term(tmp_path):
+    """The refiner's loss counts 1 - SSIM of the decoded RGB by its structure weight (0.25
+    unless told): two tasks differing only in it differ by exactly that term; the run's meta
+    records it; a negative weight is refused."""
+    from tests.conftest import make_tiny_generator
+    from worldengine.model.refiner import RefinerConfig
+    from worldengine.train.refiner_data import build_refiner_pairs
+    from worldengine.train.refiner_task import STRUCTURE_WEIGHT, RefinerTask
+
+    generator = make_tiny_generator()
+    path = build_refiner_pairs(tmp_path / "pairs.safetensors", generator, [0], 2, progress=False)
+    config = RefinerConfig(latent_channels=4, width=8, depth=1)
+    usual = RefinerTask(config, 2, path, generator.autoencoder, "digest")
+    heavy = RefinerTask(config, 2, path, generator.autoencoder, "digest", structure_weight=1.5)
+    torch.manual_seed(0)
+    model = usual.build_model()
+    torch.nn.init.normal_(model.out.conv.weight, std=0.1)
+    batch = next(usual.batches(seed=1, rank=0, world_size=1))
+    with torch.no_grad():
+        (low, logged), (high, _) = usual.loss(model, batch), heavy.loss(model, batch)
+    assert 0.0 < float(logged["loss_structure"]) <= 2.0
+    assert float(high - low) == pytest.approx((1.5 - STRUCTURE_WEIGHT) * float(logged["loss_structure"]), rel=1e-4)
+    assert heavy.meta()["loss_weights"]["structure"] == 1.5 and usual.meta()["loss_weights"]["structure"] == STRUCTURE_WEIGHT
+    with pytest.raises(ValueError, match="structure weight"):
+        RefinerTask(config, 2, path, generator.autoencoder, "digest", structure_weight=-1.0)
 
 
 def test_refiner_pair_moves_reach_the_farthest_asked_for():
