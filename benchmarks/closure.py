@@ -22,7 +22,14 @@ exact start pose and heading. Per world configuration (CONFIGS, all in the same 
 - ms_turn_step, ms_move_step: wall ms per step of each kind.
 
 The ceiling, in the same run: ae_psnr / ae_ssim, the autoencoder's round trip of the same
-ground-truth frames (the start frames and the step frames). Figures are means over the
+ground-truth frames (the start frames and the step frames). What geometry alone keeps over
+the step, with no latent involved: reproject_psnr / reproject_ssim, the ground-truth start
+frame reprojected per pixel (each pixel a point at its true depth, rendered at the step's pose
+with holes of up to CRACK_FILL pixels filled: the "rgb_points" rendering) against the
+ground truth there, and reproject_ae_psnr / reproject_ae_ssim, the autoencoder's round trip of
+the start frame reprojected the same way (a perfect warp of a perfectly remembered frame).
+The renderer samples one ray per pixel, so fine texture aliases differently at every pose and
+even exact reprojection does not reproduce it. Figures are means over the
 scenes. "engine" is the default WorldConfig; "unrefined" the engine without its learned
 refiner (covered cells are the warped memory as it is); "body_frame" is the engine before
 position-keyed worlds (generated in the body frame, point-splatted memory, memory not
@@ -48,6 +55,8 @@ import torch
 
 from benchmarks.common import ENGINES, RESULTS_DIR, bench_command, markdown_table, publish
 from benchmarks.weights import add_weight_arguments, load_weights, weight_flags
+from memory import fill_holes
+from memory.points import PointCloudMemory
 from worldengine.agent.actions import DiscreteAction, MotionConfig
 from worldengine.cli.mesh_args import add_mesh_arguments, mesh_flags, mesh_scene
 from worldengine.eval.metrics import depth_absrel, psnr, ssim
@@ -60,6 +69,7 @@ from worldengine.scenes import MeshScene, ProceduralScene, Scene, render_cubemap
 from worldengine.scenes.layout import generate_layout
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, check_heldout
 from worldengine.world import StartFrame, WorldConfig, WorldModel
+from worldengine.world.recall import CRACK_FILL
 from worldengine.world.view import CubeView
 
 FORWARD, TURN = int(DiscreteAction.FORWARD), int(DiscreteAction.TURN_LEFT)
@@ -195,6 +205,32 @@ def autoencoder_round_trip(generator: CubeGenerator, rgb: np.ndarray, depth: np.
     return (generator.decode(latents)[0][0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
 
 
+def reprojected(rgb: np.ndarray, depth: np.ndarray, seen_at: np.ndarray, pose: np.ndarray) -> np.ndarray:
+    """A frame (rgb (F, S, S, 3) uint8, z-depth (F, S, S)) seen at body pose `seen_at`,
+    reprojected per pixel to body `pose`: every pixel a point at its depth, rendered there at
+    the same size with holes of up to CRACK_FILL pixels filled (uint8 (F, S, S, 3))."""
+    rotations, size = face_rotations(), rgb.shape[1]
+    points = PointCloudMemory()
+    points.add(torch.from_numpy(rgb), torch.from_numpy(depth), torch.as_tensor(seen_at, dtype=torch.float32), rotations)
+    render = points.render(torch.as_tensor(pose, dtype=torch.float32), rotations, size)
+    colour, _ = fill_holes(render.rgb.permute(0, 3, 1, 2).float(), render.depth, CRACK_FILL)
+    return colour.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
+
+
+def reprojection_figures(generator: CubeGenerator, scene: Scene, start_pose: np.ndarray) -> dict[str, float]:
+    """What one step keeps of the start frame with exact geometry and no latent: the ground
+    truth and its autoencoder round trip, each reprojected to the step's pose, against the
+    ground truth there."""
+    size = generator.autoencoder.config.face_size
+    rgb, depth = _truth(scene, start_pose, size)
+    ahead = _moved(start_pose, MotionConfig().move_step)
+    truth = _truth(scene, ahead, size)[0]
+    exact = reprojected(rgb, depth, start_pose, ahead)
+    remembered = reprojected(autoencoder_round_trip(generator, rgb, depth), depth, start_pose, ahead)
+    return {"reproject_psnr": psnr(exact, truth), "reproject_ssim": ssim(exact, truth),
+            "reproject_ae_psnr": psnr(remembered, truth), "reproject_ae_ssim": ssim(remembered, truth)}
+
+
 def run_scene(generator: CubeGenerator, scene: Scene, start_pose: np.ndarray, config: ClosureConfig,
               settings: dict) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """Every figure of one world configuration on one scene, and the frames to look at."""
@@ -264,8 +300,9 @@ def run(generator: CubeGenerator, config: ClosureConfig, results_dir: Path, mesh
     began = time.perf_counter()
     scenes = closure_scenes(config, motion) if mesh is None else mesh_scenes(mesh, config, motion)
     per_config: dict[str, list[dict]] = {name: [] for name in CONFIGS}
-    ae_psnr, ae_ssim, rows = [], [], []
+    ae_psnr, ae_ssim, rows, reprojection = [], [], [], []
     for scene, start_pose in scenes:
+        reprojection.append(reprojection_figures(generator, scene, start_pose))
         for config_name, settings in CONFIGS.items():
             figures, pictures = run_scene(generator, scene, start_pose, config, settings)
             per_config[config_name].append({"scene": scene_label(scene), **figures})
@@ -281,6 +318,7 @@ def run(generator: CubeGenerator, config: ClosureConfig, results_dir: Path, mesh
     imageio.imwrite(results_dir / f"{name}.png", np.hstack(rows))
     engine = _mean_figures([{k: v for k, v in s.items() if k != "scene"} for s in per_config["engine"]])
     figures = {**engine, "ae_psnr": statistics.mean(ae_psnr), "ae_ssim": statistics.mean(ae_ssim),
+               **_mean_figures(reprojection), "per_scene_reprojection": reprojection,
                "configs": {c: _mean_figures([{k: v for k, v in s.items() if k != "scene"} for s in runs])
                            for c, runs in per_config.items()},
                "per_scene": per_config,
@@ -300,6 +338,9 @@ def report(f: dict[str, Any]) -> str:
             rows.append([f"retrace_return_{kind}[{moves}]",
                          *(f"{f['configs'][n][f'retrace_return_{kind}'][str(moves)]:.3f}" for n in names)])
     rows.append(["ae_psnr / ae_ssim (ceiling)", *([f"{f['ae_psnr']:.2f} / {f['ae_ssim']:.3f}"] * len(names))])
+    for what, key in (("ground truth", "reproject"), ("autoencoder round trip", "reproject_ae")):
+        rows.append([f"{key}_psnr / _ssim (the start's {what} reprojected to the step)",
+                     *([f"{f[f'{key}_psnr']:.2f} / {f[f'{key}_ssim']:.3f}"] * len(names))])
     scenes = ", ".join(f"{s['seed']} ({s['kind']})" if "seed" in s else s["mesh"] for s in f["scenes"])
     return markdown_table(["figure (mean over scenes)", *names], rows) + f"\n\nscenes: {scenes}"
 

@@ -155,7 +155,11 @@ def closure_section(record: dict) -> str:
             "Each world starts from its scene's ground-truth frame; ae_psnr / ae_ssim is the autoencoder's round trip "
             "of the same ground-truth frames, the ceiling of anything decoded. `engine` is the default WorldConfig; "
             "`unrefined` is the engine without its learned refiner (covered cells are the warped memory as it is) and "
-            "`body_frame` the engine before position-keyed worlds, in the same run. Rows of closure.png, per scene: "
+            "`body_frame` the engine before position-keyed worlds, in the same run. The reproject rows keep geometry "
+            "exact and use no latent: the start frame (ground truth, or its autoencoder round trip) reprojected per "
+            "pixel by its true depth to the step's pose, against the ground truth there; the renderer samples one ray "
+            "per pixel, so fine texture aliases differently at each pose and no reprojection reproduces it. "
+            "Rows of closure.png, per scene: "
             "start, after the full turn, the return of the longest retrace, ground truth one step ahead, the "
             "generated step.\n\n![closure](benchmarks/results/closure.png)\n\n"
             f"{_provenance(record)}")

@@ -37,7 +37,22 @@ def test_closure_runs_and_a_full_turn_is_exact(tmp_path, capsys):
     assert set(engine["retrace_return_ssim"]) == {"2"} and 0 < saved["ae_ssim"] <= 1
     assert engine["ms_turn_step"] < before["ms_turn_step"]  # a turn resamples; it runs no generator
     assert figures["turn_return_ssim"] == engine["turn_return_ssim"]
+    assert 0 < saved["reproject_ae_ssim"] <= 1 and len(saved["per_scene_reprojection"]) == 1
     assert "| turn_return_ssim |" in capsys.readouterr().out
+
+
+def test_a_frame_reprojected_to_its_own_pose_is_itself_and_moved_is_not():
+    """Known answers for the reprojection ceiling: at the pose it was seen from, every pixel
+    lands on itself; a step forward changes the picture but keeps most of its structure."""
+    from worldengine.eval.metrics import ssim
+
+    (scene, start), = closure.closure_scenes(TINY, MotionConfig())
+    rgb, depth = closure._truth(scene, start, 32)
+    assert (depth > 0).all()  # a room: every pixel has a surface
+    np.testing.assert_array_equal(closure.reprojected(rgb, depth, start, start), rgb)
+    ahead = closure._moved(start, 0.25)
+    moved, truth = closure.reprojected(rgb, depth, start, ahead), closure._truth(scene, ahead, 32)[0]
+    assert (moved != rgb).any() and ssim(moved, truth) > ssim(rgb, truth)
 
 
 def test_closure_on_a_users_mesh(tmp_path, capsys):
