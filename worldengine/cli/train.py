@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                           f"generator {sorted(MODEL_SIZES)}, refiner {sorted(REFINER_SIZES)}")
     parser.add_argument("--data", default=None, help="autoencoder: 'render' (default) or a trajectory store; "
                                                      "generator: a latent store (default OUT/data/latents.zarr, built if missing); "
-                                                     "refiner: its pairs (default OUT/data/pairs.safetensors, built if missing)")
+                                                     "refiner: its pairs (default OUT/data/pairs.safetensors, built if missing; "
+                                                     "pairs built with other arguments are refused, never replaced)")
     parser.add_argument("--steps", type=int, default=4000, help="optimiser steps (default 4000)")
     parser.add_argument("--batch-size", type=int, default=2, help="samples per step and process (default 2)")
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")

@@ -9,7 +9,8 @@ explorer makes of tokens written metres back join without crowding out the near 
 as a step does (world-aligned cube, footprint splat, cracks and all). The pair is that
 read as the refiner sees it (`refiner_input`) with the ground truth of the same cube:
 its latents (the autoencoder's encoding) and its pixels. Stored as one safetensors file
-whose metadata records the request (seeds, pairs per scene, farthest move).
+whose metadata records the request (seeds, pairs per scene, farthest move, and the digest
+of the latents: pairs of one encoder teach nothing about another's).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from worldengine.geometry.cube import face_rotations
 from worldengine.geometry.pose import turned
 from worldengine.model.autoencoder import pack_rgbd
 from worldengine.model.generate import CubeGenerator
+from worldengine.model.latent_digest import autoencoder_digest
 from worldengine.model.refiner import refiner_input
 from worldengine.scenes import ProceduralScene, render_cubemaps
 from worldengine.world import WorldConfig, WorldModel
@@ -66,7 +68,8 @@ def build_refiner_pairs(path: str | Path, generator: CubeGenerator, seeds: list[
         raise ValueError(f"the farthest move must be over {MIN_MOVE} m, got {max_move}")
     path = Path(path)
     request = {"format": FORMAT, "version": str(VERSION), "seeds": ",".join(map(str, seeds)),
-               "per_scene": str(per_scene), "max_move": str(max_move)}
+               "per_scene": str(per_scene), "max_move": str(max_move),
+               "autoencoder": autoencoder_digest(generator.autoencoder)}
     if path.exists():
         _check_same_request(path, request)
         return path
@@ -129,7 +132,12 @@ def _check_same_request(path: Path, request: dict[str, str]) -> None:
         what = "; ".join(f"{k}: the file has {_described(k, a)}, asked for {_described(k, b)}"
                          for k, (a, b) in differs.items())
         raise ValueError(f"{path} holds refiner pairs of another request ({what}); pass the arguments it was "
-                         "built with (--scenes, --pairs-per-scene, --max-move) or another --data path")
+                         "built with (--scenes, --pairs-per-scene, --max-move, --autoencoder) or another --data path")
+
+
+def pairs_latents(path: str | Path) -> str | None:
+    """The digest of the latents the pairs at `path` were encoded with (None if unrecorded)."""
+    return (_metadata(Path(path)) or {}).get("autoencoder")
 
 
 def load_refiner_pairs(path: str | Path) -> dict[str, torch.Tensor]:
@@ -139,4 +147,4 @@ def load_refiner_pairs(path: str | Path) -> dict[str, torch.Tensor]:
     return {k: v.float() if v.dtype == torch.float16 else v for k, v in tensors.items()}
 
 
-__all__ = ["MAX_MOVE", "MIN_MOVE", "build_refiner_pairs", "load_refiner_pairs"]
+__all__ = ["MAX_MOVE", "MIN_MOVE", "build_refiner_pairs", "load_refiner_pairs", "pairs_latents"]

@@ -10,6 +10,7 @@ from safetensors.torch import load_file, save_file
 
 from worldengine.model.autoencoder import AutoencoderConfig
 from worldengine.model.checkpoint import load_autoencoder
+from worldengine.model.latent_digest import autoencoder_digest
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS, check_disjoint, check_heldout
 from worldengine.train import AutoencoderTask, TrainConfig, train
 
@@ -113,7 +114,6 @@ def test_resume_refuses_a_checkpoint_torn_between_its_files(tmp_path):
 def test_decoder_only_training_keeps_the_latents(tmp_path):
     """Going on from a trained autoencoder with the decoder only: encoder weights, latent
     statistics and so the latent digest stay; the decoder changes and its loss falls."""
-    from worldengine.model.latent_digest import autoencoder_digest
 
     train(AutoencoderTask(SMALL, 1), tmp_path / "base", _config(4), progress=False)
     base = load_autoencoder(tmp_path / "base")
@@ -273,12 +273,17 @@ def test_refiner_pairs_and_training(tmp_path):
                          ({"max_move": 4.0}, "max_move: the file has '1.0', asked for '4.0'")):
         with pytest.raises(ValueError, match=names):  # another request: refused, never rebuilt over it
             build_refiner_pairs(path, generator, **{"seeds": [0, 1], "per_scene": 2, **other}, progress=False)
+    with pytest.raises(ValueError, match="autoencoder: the file has"):  # another encoder's latents
+        build_refiner_pairs(path, make_tiny_generator(seed=1), [0, 1], 2, progress=False)
     assert path.stat().st_mtime_ns == stamp
     (tmp_path / "notes.safetensors").write_text("a user's file")
     with pytest.raises(ValueError, match="not a refiner pairs file"):
         build_refiner_pairs(tmp_path / "notes.safetensors", generator, [0, 1], 2, progress=False)
     assert (tmp_path / "notes.safetensors").read_text() == "a user's file"
-    task = RefinerTask(RefinerConfig(latent_channels=4, width=8, depth=1), 2, path, generator.autoencoder, "digest")
+    with pytest.raises(ValueError, match="hold the latents of autoencoder"):  # trained through another encoder
+        RefinerTask(RefinerConfig(latent_channels=4, width=8, depth=1), 2, path, generator.autoencoder, "other").pairs()
+    task = RefinerTask(RefinerConfig(latent_channels=4, width=8, depth=1), 2, path, generator.autoencoder,
+                       autoencoder_digest(generator.autoencoder))
     train(task, tmp_path / "run", _config(40), progress=False)
     records = [json.loads(line) for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
     assert sum(r["loss"] for r in records[-8:]) < sum(r["loss"] for r in records[:8])
@@ -308,8 +313,9 @@ def test_the_refiners_structure_weight_is_its_ssim_term(tmp_path):
     generator = make_tiny_generator()
     path = build_refiner_pairs(tmp_path / "pairs.safetensors", generator, [0], 2, progress=False)
     config = RefinerConfig(latent_channels=4, width=8, depth=1)
-    usual = RefinerTask(config, 2, path, generator.autoencoder, "digest")
-    heavy = RefinerTask(config, 2, path, generator.autoencoder, "digest", structure_weight=1.5)
+    digest = autoencoder_digest(generator.autoencoder)
+    usual = RefinerTask(config, 2, path, generator.autoencoder, digest)
+    heavy = RefinerTask(config, 2, path, generator.autoencoder, digest, structure_weight=1.5)
     torch.manual_seed(0)
     model = usual.build_model()
     torch.nn.init.normal_(model.out.conv.weight, std=0.1)
