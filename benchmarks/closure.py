@@ -217,16 +217,13 @@ def reprojected(rgb: np.ndarray, depth: np.ndarray, seen_at: np.ndarray, pose: n
     return colour.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).numpy()
 
 
-def reprojection_figures(generator: CubeGenerator, scene: Scene, start_pose: np.ndarray) -> dict[str, float]:
-    """What one step keeps of the start frame with exact geometry and no latent: the ground
-    truth and its autoencoder round trip, each reprojected to the step's pose, against the
-    ground truth there."""
-    size = generator.autoencoder.config.face_size
-    rgb, depth = _truth(scene, start_pose, size)
-    ahead = _moved(start_pose, MotionConfig().move_step)
-    truth = _truth(scene, ahead, size)[0]
+def reprojection_figures(rgb: np.ndarray, depth: np.ndarray, round_trip: np.ndarray, start_pose: np.ndarray,
+                         ahead: np.ndarray, truth: np.ndarray) -> dict[str, float]:
+    """What one step keeps of the start frame (rgb, depth, and `round_trip`, its autoencoder
+    round trip) with exact geometry and no latent: each reprojected from `start_pose` to
+    `ahead`, against the ground truth `truth` there."""
     exact = reprojected(rgb, depth, start_pose, ahead)
-    remembered = reprojected(autoencoder_round_trip(generator, rgb, depth), depth, start_pose, ahead)
+    remembered = reprojected(round_trip, depth, start_pose, ahead)
     return {"reproject_psnr": psnr(exact, truth), "reproject_ssim": ssim(exact, truth),
             "reproject_ae_psnr": psnr(remembered, truth), "reproject_ae_ssim": ssim(remembered, truth)}
 
@@ -302,18 +299,21 @@ def run(generator: CubeGenerator, config: ClosureConfig, results_dir: Path, mesh
     per_config: dict[str, list[dict]] = {name: [] for name in CONFIGS}
     ae_psnr, ae_ssim, rows, reprojection = [], [], [], []
     for scene, start_pose in scenes:
-        reprojection.append(reprojection_figures(generator, scene, start_pose))
         for config_name, settings in CONFIGS.items():
             figures, pictures = run_scene(generator, scene, start_pose, config, settings)
             per_config[config_name].append({"scene": scene_label(scene), **figures})
             if config_name == "engine":
                 rows.append(np.vstack([equirect_image(pictures[k], 2 * size)
                                        for k in ("start", "turned", "retrace", "step_truth", "step")]))
-        for pose in (start_pose, _moved(start_pose, motion.move_step)):
+        ahead, frames = _moved(start_pose, motion.move_step), []
+        for pose in (start_pose, ahead):
             rgb, depth = _truth(scene, pose, size)
             decoded = autoencoder_round_trip(generator, rgb, depth)
             ae_psnr.append(psnr(decoded, rgb))
             ae_ssim.append(ssim(decoded, rgb))
+            frames.append((rgb, depth, decoded))
+        (start_rgb, start_depth, start_decoded), (ahead_rgb, _, _) = frames
+        reprojection.append(reprojection_figures(start_rgb, start_depth, start_decoded, start_pose, ahead, ahead_rgb))
     results_dir.mkdir(parents=True, exist_ok=True)
     imageio.imwrite(results_dir / f"{name}.png", np.hstack(rows))
     engine = _mean_figures([{k: v for k, v in s.items() if k != "scene"} for s in per_config["engine"]])

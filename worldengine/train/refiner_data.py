@@ -125,8 +125,7 @@ def _described(key: str, value: str | None) -> str:
 def _check_same_request(path: Path, request: dict[str, str]) -> None:
     """Refuse the file at `path` unless it holds the pairs of `request`, naming what differs."""
     found = _metadata(path) or {}
-    if found.get("format") != FORMAT:
-        raise ValueError(f"{path} exists and is not a refiner pairs file; pairs are not written over it")
+    check_format(found, FORMAT, str(VERSION), path, "refiner pairs file")  # metadata are strings
     differs = {k: (found.get(k), v) for k, v in request.items() if found.get(k) != v}
     if differs:
         what = "; ".join(f"{k}: the file has {_described(k, a)}, asked for {_described(k, b)}"
@@ -135,16 +134,17 @@ def _check_same_request(path: Path, request: dict[str, str]) -> None:
                          "built with (--scenes, --pairs-per-scene, --max-move, --autoencoder) or another --data path")
 
 
-def pairs_latents(path: str | Path) -> str | None:
-    """The digest of the latents the pairs at `path` were encoded with (None if unrecorded)."""
-    return (_metadata(Path(path)) or {}).get("autoencoder")
-
-
-def load_refiner_pairs(path: str | Path) -> dict[str, torch.Tensor]:
-    """The pairs at `path`, checked for format; float32 inputs and latents."""
-    check_format(_metadata(Path(path)) or {}, FORMAT, str(VERSION), path, "refiner pairs file")  # metadata are strings
+def load_refiner_pairs(path: str | Path, latents: str | None = None) -> dict[str, torch.Tensor]:
+    """The pairs at `path`, checked for format; float32 inputs and latents. With `latents` (an
+    autoencoder digest), pairs that record another encoder's latents are refused."""
+    found = _metadata(Path(path)) or {}
+    check_format(found, FORMAT, str(VERSION), path, "refiner pairs file")  # metadata are strings
+    recorded = found.get("autoencoder")
+    if latents is not None and recorded is not None and recorded != latents:
+        raise ValueError(f"the pairs at {path} hold the latents of autoencoder {recorded}, not of the one "
+                         f"this refiner trains through ({latents}): rebuild them with it")
     tensors = load_file(str(path))
     return {k: v.float() if v.dtype == torch.float16 else v for k, v in tensors.items()}
 
 
-__all__ = ["MAX_MOVE", "MIN_MOVE", "build_refiner_pairs", "load_refiner_pairs", "pairs_latents"]
+__all__ = ["MAX_MOVE", "MIN_MOVE", "build_refiner_pairs", "load_refiner_pairs"]

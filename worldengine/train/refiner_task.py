@@ -24,7 +24,7 @@ from worldengine.model.autoencoder import CubeAutoencoder, pack_rgbd
 from worldengine.model.checkpoint import load_refiner
 from worldengine.model.refiner import LatentRefiner, RefinerConfig
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS
-from worldengine.train.refiner_data import load_refiner_pairs, pairs_latents
+from worldengine.train.refiner_data import load_refiner_pairs
 from worldengine.train.structure import masked_dissimilarity
 
 LATENT_WEIGHT = 0.25
@@ -55,11 +55,7 @@ class RefinerTask:
     def pairs(self) -> dict[str, torch.Tensor]:
         """The training pairs, refused if they record other latents than the autoencoder's."""
         if self._pairs is None:
-            latents = pairs_latents(self.data)
-            if latents is not None and latents != self.autoencoder_digest:
-                raise ValueError(f"the pairs at {self.data} hold the latents of autoencoder {latents}, not of the one "
-                                 f"this refiner trains through ({self.autoencoder_digest}): rebuild them with it")
-            self._pairs = load_refiner_pairs(self.data)
+            self._pairs = load_refiner_pairs(self.data, self.autoencoder_digest)
         return self._pairs
 
     def build_model(self) -> torch.nn.Module:
