@@ -142,7 +142,6 @@ def test_a_checkpoint_config_of_the_wrong_shape_is_a_one_line_error(tmp_path, ca
 
 
 @pytest.mark.parametrize("args, message", [
-    (["generator", "--init", "somewhere"], "the generator has none"),
     (["refiner", "--decoder-only"], "means nothing for the refiner"),
     (["autoencoder", "--latent-noise", "0.2"], "--decoder-only"),
     (["generator", "--max-move", "4"], "means nothing for the generator"),

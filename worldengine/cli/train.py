@@ -43,8 +43,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--walk-steps", type=int, default=150, help="generator: explorer steps per scene walk")
     parser.add_argument("--history-noise", type=float, default=0.0,
                         help="generator: max std of Gaussian noise on history latents (default 0)")
-    parser.add_argument("--init", default=None, help="autoencoder or refiner: a trained folder of the same size to "
-                                                     "start from (a refiner: or a shallower one of the same width)")
+    parser.add_argument("--init", default=None, help="a trained folder of the same size to start from (a refiner: or "
+                                                     "a shallower one of the same width; a generator: trained on "
+                                                     "any latents, e.g. before the autoencoder was retrained)")
     parser.add_argument("--decoder-only", action="store_true",
                         help="autoencoder: train only the decoder of --init (its latents, and generators on them, stay valid)")
     parser.add_argument("--latent-noise", type=float, default=0.0,
@@ -90,7 +91,7 @@ def _task(args: argparse.Namespace):
                          f"({autoencoder.config.latent_channels} channels, side "
                          f"{autoencoder.config.face_size // autoencoder.config.stride})")
     return GeneratorTask(config, args.batch_size, data, autoencoder_digest(autoencoder),
-                         WindowSampling(history_noise=args.history_noise))
+                         WindowSampling(history_noise=args.history_noise), init=args.init)
 
 
 def _refiner_task(args: argparse.Namespace):
@@ -120,8 +121,6 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--steps and --batch-size must be positive")
     if args.size not in _sizes(args.model):
         raise ValueError(f"unknown {args.model} size {args.size!r}; choose from {sorted(_sizes(args.model))}")
-    if args.init is not None and args.model == "generator":
-        raise ValueError("--init starts an autoencoder or a refiner from a trained one; the generator has none")
     if args.decoder_only and args.model != "autoencoder":
         raise ValueError(f"--decoder-only trains an autoencoder's decoder; it means nothing for the {args.model}")
     if args.latent_noise and not args.decoder_only:

@@ -9,6 +9,7 @@ from typing import Iterator
 import torch
 
 from kernels.attention import ABSENT, GENERATED
+from worldengine.model.checkpoint import load_generator
 from worldengine.model.dit import CubeDiT, CubeDiTConfig, DiTInput
 from worldengine.model.flow import flow_loss, interpolate, sample_time
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS
@@ -29,12 +30,21 @@ def noisy_input(batch: dict[str, torch.Tensor], noise: torch.Tensor, t: torch.Te
 
 
 class GeneratorTask:
+    """Train a generator from scratch, or (`init`) go on from a trained one of the same
+    config: after the autoencoder is retrained, a generator fine-tuned on the new latents
+    keeps what it learnt of the task (actions, memory, rays) and needs far fewer steps."""
+
     kind = "generator"
 
     def __init__(self, config: CubeDiTConfig, batch_size: int, data: str | Path, autoencoder_digest: str,
-                 sampling: WindowSampling = WindowSampling()):
+                 sampling: WindowSampling = WindowSampling(), init: str | Path | None = None):
         self.config, self.batch_size, self.data = config, batch_size, Path(data)
         self.autoencoder_digest, self.sampling = autoencoder_digest, sampling
+        self.init = None if init is None else load_generator(init)  # a bad folder fails before any training
+        if self.init is not None and self.init.config != config:
+            raise ValueError(f"the generator at {init} has config {self.init.config.to_dict()}, "
+                             f"not the {config.to_dict()} it would train")
+        self.init_path = None if init is None else str(init)
         self._episodes: list[LatentEpisode] | None = None
 
     def episodes(self) -> list[LatentEpisode]:
@@ -43,7 +53,10 @@ class GeneratorTask:
         return self._episodes
 
     def build_model(self) -> torch.nn.Module:
-        return CubeDiT(self.config)
+        model = CubeDiT(self.config)
+        if self.init is not None:
+            model.load_state_dict(self.init.state_dict())
+        return model
 
     def batches(self, seed: int, rank: int, world_size: int) -> Iterator[dict]:
         episodes = self.episodes()[rank::world_size]
@@ -67,7 +80,7 @@ class GeneratorTask:
 
     def meta(self) -> dict:
         return {"kind": self.kind, "config": self.config.to_dict(), "autoencoder": self.autoencoder_digest,
-                "data": str(self.data), "sampling": asdict(self.sampling), "scene_seeds": [e.scene_seed for e in self.episodes()],
+                "data": str(self.data), "init": self.init_path, "sampling": asdict(self.sampling), "scene_seeds": [e.scene_seed for e in self.episodes()],
                 "train_seeds": [TRAIN_SCENE_SEEDS.start, TRAIN_SCENE_SEEDS.stop],
                 "heldout_seeds": [HELDOUT_SCENE_SEEDS.start, HELDOUT_SCENE_SEEDS.stop]}
 

@@ -10,9 +10,11 @@ import torch
 
 from kernels.attention import ABSENT, CONTEXT, GENERATED
 from worldengine.model.autoencoder import AUTOENCODER_SIZES, CubeAutoencoder
-from worldengine.model.dit import CubeDiTConfig
+from worldengine.model.dit import MODEL_SIZES, CubeDiT, CubeDiTConfig
 from worldengine.model.generate import memory_input
+from worldengine.train.checkpoint import save_model
 from worldengine.train.generator_data import WindowSampling, face_roles, fused_memory_warp, window_sample, window_stream
+from worldengine.train.generator_task import GeneratorTask
 from worldengine.train.latent_data import build_latent_store, load_latent_store
 
 SEEDS = [5, 6]
@@ -114,3 +116,19 @@ def test_train_generator_cli(tmp_path):
     assert model.config.width == 32
     assert json.loads((out / "config.json").read_text())["scene_seeds"] == [0]
     assert "worldengine train generator" in (out / "RUN.md").read_text()
+
+
+def test_a_generator_goes_on_from_a_trained_one_of_its_config_only(tmp_path, store):
+    """`init` starts from the trained weights (a retrained autoencoder's latents fine-tune
+    it); a generator of another config is refused before anything trains."""
+    torch.manual_seed(1)
+    trained = CubeDiT(MODEL_SIZES["tiny"])
+    save_model(tmp_path / "gen", trained, {"kind": "generator", "config": trained.config.to_dict()})
+    task = GeneratorTask(MODEL_SIZES["tiny"], 2, store, "digest", init=tmp_path / "gen")
+    started = task.build_model().state_dict()
+    assert all(torch.equal(started[k], v) for k, v in trained.state_dict().items())
+    assert task.meta()["init"] == str(tmp_path / "gen")
+    fresh = GeneratorTask(MODEL_SIZES["tiny"], 2, store, "digest").build_model().state_dict()
+    assert not all(torch.equal(fresh[k], v) for k, v in started.items())
+    with pytest.raises(ValueError, match="has config"):
+        GeneratorTask(MODEL_SIZES["small"], 2, store, "digest", init=tmp_path / "gen")
