@@ -141,6 +141,11 @@ def test_a_checkpoint_config_of_the_wrong_shape_is_a_one_line_error(tmp_path, ca
     assert len(error) == 1 and "config.json" in error[0] and not (tmp_path / "run").exists()
 
 
+def test_a_generator_init_that_is_no_generator_fails_before_its_data_is_built(tmp_path, capsys):
+    assert main(["train", "generator", "--init", str(tmp_path / "nowhere"), "--out", str(tmp_path / "run")]) == 2
+    assert "nowhere" in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
 @pytest.mark.parametrize("args, message", [
     (["refiner", "--decoder-only"], "means nothing for the refiner"),
     (["autoencoder", "--latent-noise", "0.2"], "--decoder-only"),

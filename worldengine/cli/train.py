@@ -83,15 +83,17 @@ def _task(args: argparse.Namespace):
     autoencoder = load_autoencoder(args.autoencoder)
     data = Path(args.data) if args.data else Path(args.out) / "data" / "latents.zarr"
     seeds = [TRAIN_SCENE_SEEDS[i] for i in range(args.scenes)]
-    build_latent_store(data, seeds, args.walk_steps, autoencoder, progress=not args.no_progress)
     config = MODEL_SIZES[args.size]
     if config.latent_channels != autoencoder.config.latent_channels or \
             config.latent_size * autoencoder.config.stride != autoencoder.config.face_size:
         raise ValueError(f"generator size {args.size!r} does not fit the autoencoder's latents "
                          f"({autoencoder.config.latent_channels} channels, side "
                          f"{autoencoder.config.face_size // autoencoder.config.stride})")
-    return GeneratorTask(config, args.batch_size, data, autoencoder_digest(autoencoder),
+    task = GeneratorTask(config, args.batch_size, data, autoencoder_digest(autoencoder),
                          WindowSampling(history_noise=args.history_noise), init=args.init)
+    # a bad --init or size fails above, before minutes of walking and encoding
+    build_latent_store(data, seeds, args.walk_steps, autoencoder, progress=not args.no_progress)
+    return task
 
 
 def _refiner_task(args: argparse.Namespace):

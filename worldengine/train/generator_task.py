@@ -32,7 +32,7 @@ def noisy_input(batch: dict[str, torch.Tensor], noise: torch.Tensor, t: torch.Te
 class GeneratorTask:
     """Train a generator from scratch, or (`init`) go on from a trained one of the same
     config: after the autoencoder is retrained, a generator fine-tuned on the new latents
-    keeps what it learnt of the task (actions, memory, rays) and needs far fewer steps."""
+    keeps what it learnt of the task (actions, memory, rays) and trains for fewer steps."""
 
     kind = "generator"
 
