@@ -12,6 +12,7 @@ from worldengine.model.autoencoder import AUTOENCODER_SIZES, AutoencoderConfig, 
 from worldengine.model.checkpoint import load_autoencoder
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS, check_disjoint
 from worldengine.train.data import batches, recorded_cubemaps, rendered_cubemaps
+from worldengine.train.start_from import trained_start
 from worldengine.train.structure import dissimilarity
 
 DEPTH_WEIGHT = 4.0  # the disparity channel is smooth and must be precise (AbsRel target 0.03)
@@ -45,10 +46,7 @@ class AutoencoderTask:
                              "(the encoder's latents would learn to outgrow it)")
         if structure_weight < 0:
             raise ValueError(f"structure weight {structure_weight} must be >= 0")
-        self.init = None if init is None else load_autoencoder(init)  # a bad folder fails before any training
-        if self.init is not None and self.init.config != config:
-            raise ValueError(f"the autoencoder at {init} has config {self.init.config.to_dict()}, "
-                             f"not the size asked for {config.to_dict()}")
+        self.init = trained_start(init, load_autoencoder, config, "autoencoder")
         self.config, self.batch_size, self.data = config, batch_size, data
         self.train_seeds, self.heldout_seeds = train_seeds, heldout_seeds
         self.init_path, self.decoder_only = None if init is None else str(init), decoder_only

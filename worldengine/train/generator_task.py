@@ -15,6 +15,7 @@ from worldengine.model.flow import flow_loss, interpolate, sample_time
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS
 from worldengine.train.generator_data import WindowSampling, window_stream
 from worldengine.train.latent_data import LatentEpisode, load_latent_store
+from worldengine.train.start_from import trained_start
 
 
 def noisy_input(batch: dict[str, torch.Tensor], noise: torch.Tensor, t: torch.Tensor) -> DiTInput:
@@ -40,10 +41,7 @@ class GeneratorTask:
                  sampling: WindowSampling = WindowSampling(), init: str | Path | None = None):
         self.config, self.batch_size, self.data = config, batch_size, Path(data)
         self.autoencoder_digest, self.sampling = autoencoder_digest, sampling
-        self.init = None if init is None else load_generator(init)  # a bad folder fails before any training
-        if self.init is not None and self.init.config != config:
-            raise ValueError(f"the generator at {init} has config {self.init.config.to_dict()}, "
-                             f"not the {config.to_dict()} it would train")
+        self.init = trained_start(init, load_generator, config, "generator")
         self.init_path = None if init is None else str(init)
         self._episodes: list[LatentEpisode] | None = None
 

@@ -122,10 +122,16 @@ def _described(key: str, value: str | None) -> str:
     return f"{len(seeds)} seeds ({seeds[0]}..{seeds[-1]})" if len(seeds) > 3 else repr(value)
 
 
-def _check_same_request(path: Path, request: dict[str, str]) -> None:
-    """Refuse the file at `path` unless it holds the pairs of `request`, naming what differs."""
+def _pairs_metadata(path: Path) -> dict[str, str]:
+    """The metadata of the refiner pairs file at `path`, refused if it is not one."""
     found = _metadata(path) or {}
     check_format(found, FORMAT, str(VERSION), path, "refiner pairs file")  # metadata are strings
+    return found
+
+
+def _check_same_request(path: Path, request: dict[str, str]) -> None:
+    """Refuse the file at `path` unless it holds the pairs of `request`, naming what differs."""
+    found = _pairs_metadata(path)
     differs = {k: (found.get(k), v) for k, v in request.items() if found.get(k) != v}
     if differs:
         what = "; ".join(f"{k}: the file has {_described(k, a)}, asked for {_described(k, b)}"
@@ -137,9 +143,7 @@ def _check_same_request(path: Path, request: dict[str, str]) -> None:
 def load_refiner_pairs(path: str | Path, latents: str | None = None) -> dict[str, torch.Tensor]:
     """The pairs at `path`, checked for format; float32 inputs and latents. With `latents` (an
     autoencoder digest), pairs that record another encoder's latents are refused."""
-    found = _metadata(Path(path)) or {}
-    check_format(found, FORMAT, str(VERSION), path, "refiner pairs file")  # metadata are strings
-    recorded = found.get("autoencoder")
+    recorded = _pairs_metadata(Path(path)).get("autoencoder")
     if latents is not None and recorded is not None and recorded != latents:
         raise ValueError(f"the pairs at {path} hold the latents of autoencoder {recorded}, not of the one "
                          f"this refiner trains through ({latents}): rebuild them with it")

@@ -25,6 +25,7 @@ from worldengine.model.checkpoint import load_refiner
 from worldengine.model.refiner import LatentRefiner, RefinerConfig
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS
 from worldengine.train.refiner_data import load_refiner_pairs
+from worldengine.train.start_from import trained_start
 from worldengine.train.structure import masked_dissimilarity
 
 LATENT_WEIGHT = 0.25
@@ -42,10 +43,8 @@ class RefinerTask:
         if config.latent_channels != autoencoder.config.latent_channels:
             raise ValueError(f"refiner of {config.latent_channels} latent channels for an autoencoder of "
                              f"{autoencoder.config.latent_channels}")
-        self.init = None if init is None else load_refiner(init)  # a bad folder fails before any training
-        if self.init is not None and not _grows_into(self.init.config, config):
-            raise ValueError(f"the refiner at {init} has config {self.init.config.to_dict()}, "
-                             f"not the size asked for {config.to_dict()} (or a shallower one of its width)")
+        self.init = trained_start(init, load_refiner, config, "refiner", fits=_grows_into,
+                                  or_else=" (or a shallower one of its width)")
         self.init_path = None if init is None else str(init)
         self.config, self.batch_size, self.data = config, batch_size, Path(data)
         self.structure_weight = structure_weight
