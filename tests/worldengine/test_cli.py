@@ -25,6 +25,7 @@ def test_explore_writes_a_complete_run_folder(tmp_path, capsys, tiny):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["steps"] == 12 and summary["steps_per_s"] > 0 and summary["scene_seed"] == 3
     assert summary["world"] == "generated" and summary["psnr"] > 0 and summary["memory_tokens"] > 0
+    assert 0 < summary["ssim"] <= 1 and 0 < summary["first_visit_ssim"] <= 1  # SSIM beside every PSNR
     for name in summary["files"]:
         assert (out / name).exists(), name
     frames = imageio.mimread(out / "frames.mp4")

@@ -37,7 +37,7 @@ from worldengine.agent.actions import MotionConfig
 from worldengine.agent.explorer import LoopExplorer
 from worldengine.agent.start import start_pose
 from worldengine.cli.mesh_args import add_mesh_arguments, mesh_scene
-from worldengine.eval.metrics import depth_absrel, psnr
+from worldengine.eval.metrics import depth_absrel, psnr, ssim
 from worldengine.eval.revisit import REVISIT_GAP, SeenBefore, is_revisit, longest_return
 from worldengine.eval.visualize import equirect_image, topdown_map
 from worldengine.model.checkpoint import DEFAULT_AUTOENCODER, DEFAULT_GENERATOR, DEFAULT_REFINER, load_world_generator
@@ -169,7 +169,8 @@ def _explore(generator, scene, args: argparse.Namespace, folder: Path) -> dict:
                 visits.append(seen.observe(truth.depth.numpy(), frame.pose, len(visits), REVISIT_GAP))
                 position = frame.pose[None, :3, 3]
                 inside += not bool(scene.is_free(position, motion.agent_radius, motion.eye_height)[0])
-                rows.append((psnr(frame.rgb, truth.rgb.numpy()), depth_absrel(frame.depth, truth.depth.numpy())))
+                truth_rgb = truth.rgb.numpy()
+                rows.append((psnr(frame.rgb, truth_rgb), ssim(frame.rgb, truth_rgb), depth_absrel(frame.depth, truth.depth.numpy())))
                 timings.append(frame.timings)
                 poses.append(frame.pose)
                 generated.append(frame.rgb)
@@ -197,9 +198,9 @@ def _explore(generator, scene, args: argparse.Namespace, folder: Path) -> dict:
 
 
 def _write_outputs(folder: Path, scene, memory, positions: np.ndarray, visits: list[dict],
-                   rows: list[tuple[float, float]], timings: list[dict], summary: dict) -> dict:
+                   rows: list[tuple[float, float, float]], timings: list[dict], summary: dict) -> dict:
     flags = np.array([is_revisit(v) for v in visits[1:]], dtype=bool)  # per step (frame 0 is the ground-truth start)
-    scores = np.array(rows).reshape(-1, 2)
+    scores = np.array(rows).reshape(-1, 3)  # per step: PSNR, SSIM, depth AbsRel against the ground truth
     imageio.imwrite(folder / "map.png", topdown_map(scene.grid, positions))
     exported = export_memory(memory, folder)
 
@@ -210,7 +211,8 @@ def _write_outputs(folder: Path, scene, memory, positions: np.ndarray, visits: l
         "path_length_m": round(float(np.linalg.norm(np.diff(positions, axis=0), axis=1).sum()), 2),
         "revisit_steps": int(flags.sum()),
         "psnr": mean(scores[:, 0]), "revisit_psnr": mean(scores[flags, 0]), "first_visit_psnr": mean(scores[~flags, 0]),
-        "depth_absrel": mean(scores[:, 1][np.isfinite(scores[:, 1])]),
+        "ssim": mean(scores[:, 1]), "revisit_ssim": mean(scores[flags, 1]), "first_visit_ssim": mean(scores[~flags, 1]),
+        "depth_absrel": mean(scores[:, 2][np.isfinite(scores[:, 2])]),
         "memory_tokens": len(memory), "memory_bytes_on_disk": memory.nbytes_on_disk(),
         "ms_per_step": {key: round(statistics.mean(t[key] for t in timings), 2) for key in timings[0]} if timings else {},
         "files": ["frames.mp4", "memory.zarr", *exported, "map.png", *(["revisit.png"] if summary["revisit_pair"] else []), "summary.json"],
