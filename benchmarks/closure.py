@@ -17,6 +17,12 @@ exact start pose and heading. Per world configuration (CONFIGS, all in the same 
 - retrace N (N in RETRACES): N forward, a half turn (12 x TURN_LEFT), N forward, a half
   turn: back at the start; retrace_return_psnr / _ssim / _depth_absrel[N]: the return
   frame against the start frame.
+- reach: how far from what it saw a world holds. Along the longest retrace's straight outbound
+  leg, the frames REACH_METRES ahead of the start (those the leg gets to): reach_psnr_vs_gt /
+  reach_ssim_vs_gt[m] against ground truth there. Nothing but the start frame was seen, so the
+  same bound as the step's holds at each: reach_reproject_ae_psnr / _ssim[m], the start's
+  autoencoder round trip reprojected per pixel (below), and reach_ae_psnr / _ssim[m], the
+  round trip of the ground truth there (the ceiling of anything decoded there).
 - warp_ssim_vs_gt: the memory alone (the start frame's tokens) read at the step's pose
   and decoded, against ground truth there; warp_coverage: the cells it covers.
 - ms_turn_step, ms_move_step: wall ms per step of each kind.
@@ -75,6 +81,7 @@ from worldengine.world.view import CubeView
 FORWARD, TURN = int(DiscreteAction.FORWARD), int(DiscreteAction.TURN_LEFT)
 CONFIGS = ENGINES
 HEADINGS = 8  # start headings tried: multiples of 45 degrees
+REACH_METRES = (1.0, 2.0, 4.0)
 
 
 @dataclass(frozen=True)
@@ -160,6 +167,12 @@ def retrace_path(start: np.ndarray, moves: int, motion: MotionConfig) -> list[tu
         pose = path[-1][0]
     path[-1] = (start.copy(), TURN)  # the last turn lands exactly on the start heading
     return path
+
+
+def reach_moves(config: ClosureConfig, motion: MotionConfig) -> dict[str, int]:
+    """{metres label: forward moves} of the REACH_METRES the longest retrace's outbound leg gets to."""
+    moves = {f"{m:g}": round(m / motion.move_step) for m in REACH_METRES}
+    return {label: k for label, k in moves.items() if 1 <= k <= max(config.retraces)}
 
 
 def turn_path(start: np.ndarray, steps: int, motion: MotionConfig) -> list[tuple[np.ndarray, int]]:
@@ -257,6 +270,7 @@ def run_scene(generator: CubeGenerator, scene: Scene, start_pose: np.ndarray, co
         pictures["step"], pictures["step_truth"] = step.rgb, truth_rgb
 
         figures["retrace_return_psnr"], figures["retrace_return_ssim"], figures["retrace_return_depth_absrel"] = {}, {}, {}
+        reach = reach_moves(config, motion)
         for moves in config.retraces:
             world.reset(0, start, seed=_seed(scene))
             path = retrace_path(start_pose, moves, motion)
@@ -267,11 +281,38 @@ def run_scene(generator: CubeGenerator, scene: Scene, start_pose: np.ndarray, co
             move_ms += [m for m, (_, action) in zip(ms, path) if action == FORWARD]
             turn_ms += [m for m, (_, action) in zip(ms, path) if action == TURN]
             pictures["retrace"] = frames[-1].rgb
+            if moves == max(config.retraces):  # its outbound leg: frame k - 1 is k moves straight ahead
+                figures.update(_reach_figures(scene, [(frames[k - 1].rgb, path[k - 1][0]) for k in reach.values()],
+                                              list(reach), size))
         figures["ms_turn_step"], figures["ms_move_step"] = statistics.mean(turn_ms), statistics.mean(move_ms)
     finally:
         world.close()
     pictures["start"] = start.rgb
     return figures, pictures
+
+
+def _reach_figures(scene: Scene, seen: list[tuple[np.ndarray, np.ndarray]], labels: list[str],
+                   size: int) -> dict[str, dict[str, float]]:
+    """reach_psnr_vs_gt / reach_ssim_vs_gt keyed by label: each (rgb, pose) of `seen` against ground truth."""
+    truths = [_truth(scene, pose, size)[0] for _, pose in seen]
+    return {"reach_psnr_vs_gt": {label: psnr(rgb, truth) for label, (rgb, _), truth in zip(labels, seen, truths)},
+            "reach_ssim_vs_gt": {label: ssim(rgb, truth) for label, (rgb, _), truth in zip(labels, seen, truths)}}
+
+
+def reach_bounds(generator: CubeGenerator, scene: Scene, start_pose: np.ndarray, start_depth: np.ndarray,
+                 start_decoded: np.ndarray, reach: dict[str, int], motion: MotionConfig) -> dict[str, dict[str, float]]:
+    """What bounds each reach with exact geometry: the start's round trip reprojected k moves
+    ahead (reach_reproject_ae_*), and the round trip of the ground truth there (reach_ae_*)."""
+    size = start_depth.shape[1]
+    out: dict[str, dict[str, float]] = {key: {} for key in
+                                        ("reach_reproject_ae_psnr", "reach_reproject_ae_ssim", "reach_ae_psnr", "reach_ae_ssim")}
+    for label, k in reach.items():
+        pose = _moved(start_pose, k * motion.move_step)
+        rgb, depth = _truth(scene, pose, size)
+        remembered, decoded = reprojected(start_decoded, start_depth, start_pose, pose), autoencoder_round_trip(generator, rgb, depth)
+        out["reach_reproject_ae_psnr"][label], out["reach_reproject_ae_ssim"][label] = psnr(remembered, rgb), ssim(remembered, rgb)
+        out["reach_ae_psnr"][label], out["reach_ae_ssim"][label] = psnr(decoded, rgb), ssim(decoded, rgb)
+    return out
 
 
 def _mean_figures(per_scene: list[dict]) -> dict[str, Any]:
@@ -313,7 +354,9 @@ def run(generator: CubeGenerator, config: ClosureConfig, results_dir: Path, mesh
             ae_ssim.append(ssim(decoded, rgb))
             frames.append((rgb, depth, decoded))
         (start_rgb, start_depth, start_decoded), (ahead_rgb, _, _) = frames
-        reprojection.append(reprojection_figures(start_rgb, start_depth, start_decoded, start_pose, ahead, ahead_rgb))
+        reprojection.append({**reprojection_figures(start_rgb, start_depth, start_decoded, start_pose, ahead, ahead_rgb),
+                             **reach_bounds(generator, scene, start_pose, start_depth, start_decoded,
+                                            reach_moves(config, motion), motion)})
     results_dir.mkdir(parents=True, exist_ok=True)
     imageio.imwrite(results_dir / f"{name}.png", np.hstack(rows))
     engine = _mean_figures([{k: v for k, v in s.items() if k != "scene"} for s in per_config["engine"]])
@@ -341,6 +384,15 @@ def report(f: dict[str, Any]) -> str:
     for what, key in (("ground truth", "reproject"), ("autoencoder round trip", "reproject_ae")):
         rows.append([f"{key}_psnr / _ssim (the start's {what} reprojected to the step)",
                      *([f"{f[f'{key}_psnr']:.2f} / {f[f'{key}_ssim']:.3f}"] * len(names))])
+    for metres in f["configs"][names[0]].get("reach_ssim_vs_gt", {}):
+        rows.append([f"reach_psnr / _ssim_vs_gt[{metres} m]",
+                     *(f"{f['configs'][n]['reach_psnr_vs_gt'][metres]:.2f} / {f['configs'][n]['reach_ssim_vs_gt'][metres]:.3f}"
+                       for n in names)])
+    for metres in f.get("reach_ae_ssim", {}):
+        for what, key in (("the start's autoencoder round trip reprojected there", "reach_reproject_ae"),
+                          ("the autoencoder round trip of the ground truth there", "reach_ae")):
+            rows.append([f"{key}_psnr / _ssim[{metres} m] ({what})",
+                         *([f"{f[f'{key}_psnr'][metres]:.2f} / {f[f'{key}_ssim'][metres]:.3f}"] * len(names))])
     scenes = ", ".join(f"{s['seed']} ({s['kind']})" if "seed" in s else s["mesh"] for s in f["scenes"])
     return markdown_table(["figure (mean over scenes)", *names], rows) + f"\n\nscenes: {scenes}"
 

@@ -12,7 +12,7 @@ from tests.conftest import make_tiny_generator
 from worldengine.agent.actions import MotionConfig
 from worldengine.geometry.pose import pose_from_yaw_pitch
 
-TINY = closure.ClosureConfig(kinds=("room",), per_kind=1, retraces=(2,), turn_steps=24, candidates=50)
+TINY = closure.ClosureConfig(kinds=("room",), per_kind=1, retraces=(4,), turn_steps=24, candidates=50)
 
 
 def test_paths_come_back_to_the_start():
@@ -27,6 +27,13 @@ def test_paths_come_back_to_the_start():
     assert np.array_equal(turns[-1][0], start) and np.allclose(turns[5][0][:3, 2], start[:3, 0], atol=1e-6)  # 90 degrees left: facing the old left
 
 
+def test_reach_is_measured_only_as_far_as_the_longest_retrace_goes():
+    motion = MotionConfig()  # 0.25 m moves
+    assert closure.reach_moves(closure.FULL, motion) == {"1": 4, "2": 8, "4": 16}  # 40 moves: 10 m
+    assert closure.reach_moves(closure.QUICK, motion) == {"1": 4, "2": 8}  # 12 moves: 3 m
+    assert closure.reach_moves(TINY, motion) == {"1": 4}
+
+
 def test_closure_runs_and_a_full_turn_is_exact(tmp_path, capsys):
     figures = closure.main(["--results-dir", str(tmp_path)], generator=make_tiny_generator(), config=TINY)
     saved = json.loads((tmp_path / "closure.json").read_text())["figures"]
@@ -34,7 +41,9 @@ def test_closure_runs_and_a_full_turn_is_exact(tmp_path, capsys):
     engine, before = saved["configs"]["engine"], saved["configs"]["body_frame"]
     assert engine["turn_return_ssim"] == pytest.approx(1.0) and engine["turn_return_psnr"] >= 99
     assert before["turn_return_ssim"] < 1.0  # the body-frame engine regenerates every turn
-    assert set(engine["retrace_return_ssim"]) == {"2"} and 0 < saved["ae_ssim"] <= 1
+    assert set(engine["retrace_return_ssim"]) == {"4"} and 0 < saved["ae_ssim"] <= 1
+    assert set(engine["reach_ssim_vs_gt"]) == {"1"} and 0 < engine["reach_ssim_vs_gt"]["1"] <= 1  # 4 moves: 1 m
+    assert 0 < saved["reach_reproject_ae_ssim"]["1"] <= 1 and 0 < saved["reach_ae_ssim"]["1"] <= 1
     assert engine["ms_turn_step"] < before["ms_turn_step"]  # a turn resamples; it runs no generator
     assert figures["turn_return_ssim"] == engine["turn_return_ssim"]
     assert 0 < saved["reproject_ae_ssim"] <= 1 and len(saved["per_scene_reprojection"]) == 1
