@@ -26,6 +26,10 @@ def test_explore_writes_a_complete_run_folder(tmp_path, capsys, tiny):
     assert summary["steps"] == 12 and summary["steps_per_s"] > 0 and summary["scene_seed"] == 3
     assert summary["world"] == "generated" and summary["psnr"] > 0 and summary["memory_tokens"] > 0
     assert 0 < summary["ssim"] <= 1 and 0 < summary["first_visit_ssim"] <= 1  # SSIM beside every PSNR
+    steps = json.loads((out / "steps.json").read_text())
+    assert [s["step"] for s in steps] == list(range(1, 13)) and steps[0]["metres_from_start"] >= 0
+    assert sum(s["generated"] for s in steps) == summary["generated_steps"]
+    assert sum(s["revisit"] for s in steps) == summary["revisit_steps"] and all(0 <= s["coverage"] <= 1 for s in steps)
     for name in summary["files"]:
         assert (out / name).exists(), name
     frames = imageio.mimread(out / "frames.mp4")

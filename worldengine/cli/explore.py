@@ -149,10 +149,10 @@ def _explore(generator, scene, args: argparse.Namespace, folder: Path) -> dict:
                         memory_path=folder / "memory.zarr")
     memory = world.memory(0)
     policy = LoopExplorer(scene.grid, rng, motion)
-    poses, rows, timings, generated = [frame.pose], [], [], [frame.rgb]
+    poses, rows, timings, generated, records = [frame.pose], [], [], [frame.rgb], []
     seen = SeenBefore(generator.model.config.latent_size)  # what counts as a revisit, from the ground truth
     visits = [seen.observe(frame.depth, frame.pose, 0, REVISIT_GAP)]  # frame 0 is the ground-truth start
-    blocked = inside = generated_steps = 0
+    blocked = inside = 0
     video = imageio.get_writer(folder / "frames.mp4", fps=10, codec="libx264", quality=7, macro_block_size=16)
     start = time.perf_counter()
     try:
@@ -161,7 +161,6 @@ def _explore(generator, scene, args: argparse.Namespace, folder: Path) -> dict:
             for _ in tqdm(range(args.steps), desc="explore", disable=args.no_progress):
                 action = policy.act(torch.from_numpy(world.pose(0)))
                 frame = world.step({0: action})[0]
-                generated_steps += int(frame.order[0] >= 0)  # a turn, or a move the memory blocked, only resamples
                 if frame.blocked:
                     blocked += 1
                     policy.blocked()
@@ -172,6 +171,7 @@ def _explore(generator, scene, args: argparse.Namespace, folder: Path) -> dict:
                 truth_rgb = truth.rgb.numpy()
                 rows.append((psnr(frame.rgb, truth_rgb), ssim(frame.rgb, truth_rgb), depth_absrel(frame.depth, truth.depth.numpy())))
                 timings.append(frame.timings)
+                records.append(_step_record(frame))
                 poses.append(frame.pose)
                 generated.append(frame.rgb)
                 video.append_data(np.hstack([equirect_image(frame.rgb, args.video_height),
@@ -186,22 +186,44 @@ def _explore(generator, scene, args: argparse.Namespace, folder: Path) -> dict:
                              equirect_image(render_cubemaps(scene, torch.from_numpy(poses[i]), size, args.backend)
                                             .rgb.numpy(), args.video_height)]) for i in pair]
         imageio.imwrite(folder / "revisit.png", np.vstack(panels))
-    return _write_outputs(folder, scene, memory, positions, visits, rows, timings, {
+    return _write_outputs(folder, scene, memory, positions, visits, rows, timings, records, {
         "revisit_pair": list(pair) if pair else None,
         "world": "generated", "checkpoint": str(args.checkpoint), "refiner": args.refiner, "mode": args.mode,
         "sampler_steps": args.sampler_steps, **_scene_summary(scene),
         "face_size": size, "steps": args.steps, "seconds": round(seconds, 2),
         "steps_per_s": round(args.steps / seconds, 3), "blocked_steps": blocked,
-        "generated_steps": generated_steps,
+        "generated_steps": sum(record["generated"] for record in records),
         "steps_inside_scene_geometry": inside, "routes": [route["kind"] for route in policy.route_log],
     })
 
 
+def _step_record(frame) -> dict:
+    """What the world did at one step: whether it generated (a turn, or a move the memory
+    blocked, only resamples), the memory's coverage of the cube before generating, and the
+    cells it wrote."""
+    return {"generated": bool(frame.order[0] >= 0), "blocked": bool(frame.blocked),
+            "coverage": round(float(np.mean(frame.coverage)), 4), "new_voxels": int(frame.new_voxels)}
+
+
+def _write_steps(folder: Path, positions: np.ndarray, scores: np.ndarray, flags: np.ndarray,
+                 records: list[dict]) -> None:
+    """steps.json: per step, the world's record, metres from the start, revisit or not, and
+    PSNR / SSIM / depth AbsRel against the ground truth."""
+    metres = np.linalg.norm(positions[1:] - positions[0], axis=1)
+    steps = [{"step": t + 1, **record, "metres_from_start": round(float(metres[t]), 3), "revisit": bool(flags[t]),
+              "psnr": round(float(scores[t, 0]), 3), "ssim": round(float(scores[t, 1]), 4),
+              "depth_absrel": round(float(scores[t, 2]), 4) if np.isfinite(scores[t, 2]) else None}
+             for t, record in enumerate(records)]
+    (folder / "steps.json").write_text(json.dumps(steps, indent=1))
+
+
 def _write_outputs(folder: Path, scene, memory, positions: np.ndarray, visits: list[dict],
-                   rows: list[tuple[float, float, float]], timings: list[dict], summary: dict) -> dict:
+                   rows: list[tuple[float, float, float]], timings: list[dict], records: list[dict],
+                   summary: dict) -> dict:
     flags = np.array([is_revisit(v) for v in visits[1:]], dtype=bool)  # per step (frame 0 is the ground-truth start)
     scores = np.array(rows).reshape(-1, 3)  # per step: PSNR, SSIM, depth AbsRel against the ground truth
     imageio.imwrite(folder / "map.png", topdown_map(scene.grid, positions))
+    _write_steps(folder, positions, scores, flags, records)
     exported = export_memory(memory, folder)
 
     def mean(values) -> float | None:
@@ -215,7 +237,7 @@ def _write_outputs(folder: Path, scene, memory, positions: np.ndarray, visits: l
         "depth_absrel": mean(scores[:, 2][np.isfinite(scores[:, 2])]),
         "memory_tokens": len(memory), "memory_bytes_on_disk": memory.nbytes_on_disk(),
         "ms_per_step": {key: round(statistics.mean(t[key] for t in timings), 2) for key in timings[0]} if timings else {},
-        "files": ["frames.mp4", "memory.zarr", *exported, "map.png", *(["revisit.png"] if summary["revisit_pair"] else []), "summary.json"],
+        "files": ["frames.mp4", "memory.zarr", *exported, "map.png", *(["revisit.png"] if summary["revisit_pair"] else []), "steps.json", "summary.json"],
     })
     (folder / "summary.json").write_text(json.dumps(summary, indent=2))
     return summary
