@@ -150,6 +150,42 @@ def test_three_blocked_moves_in_a_row_abandon_the_route():
     assert len(explorer.route_log) >= 2  # gave up after the 3rd block in a row and started anew
 
 
+def test_a_cell_blocked_three_times_is_taken_and_routes_go_around_it():
+    # The world holds an obstacle the grid does not: the first three forward moves are blocked.
+    explorer, pose = _explorer()
+    pose, forwards = _drive(explorer, pose, lambda k: k <= 3, steps=1)
+    assert forwards == 0 and explorer.route_log  # the first step turns towards the route
+    while forwards < 3:
+        pose, moved = _drive(explorer, pose, lambda k: True, steps=1)
+        forwards += moved
+    (cell,) = explorer.taken
+    ahead = pose[:3, 3] - 0.25 * pose[:3, 2]  # one move along the body's forward, -z
+    assert cell == explorer.grid.cell_of(float(ahead[0]), float(ahead[2]))
+    _drive(explorer, pose, lambda k: False, steps=1)  # replans from here
+    assert len(explorer.route_log) == 2 and cell not in explorer._targets
+
+
+def test_plan_path_goes_around_cells_taken_from_the_grid():
+    grid = _open_grid()
+    straight = plan_path(grid, (20, 5), (20, 30))
+    free = grid.free.copy()
+    free[15:26, 17] = False  # a wall the grid does not know of, across the straight line
+    around = plan_path(grid, (20, 5), (20, 30), free)
+    def metres(path):
+        return sum(math.hypot(a[0] - b[0], a[1] - b[1]) for a, b in zip(path, path[1:])) * grid.resolution
+
+    assert (20, 17) in straight and all(free[c] for c in around) and metres(around) > metres(straight) + 1
+
+
+def test_blocks_off_the_grid_or_on_the_last_cell_take_nothing():
+    free = np.zeros((4, 4), dtype=bool)
+    free[1, 1] = True
+    explorer = LoopExplorer(FreeGrid(free, (0.0, 0.0), 0.25), np.random.default_rng(0))
+    for cell in [(-1, 0), (9, 9), (1, 1)]:
+        explorer._mark_taken(cell)
+    assert explorer.taken == [] and explorer._free[1, 1]
+
+
 def test_scattered_blocked_moves_do_not_abandon_the_route():
     # Every other forward move is blocked: never three in a row, so the route goes on.
     explorer, pose = _explorer()
