@@ -3,9 +3,10 @@
 Routes visit waypoints and come back: out and back (A -> B -> A) or a loop
 (A -> B -> C -> A), so recorded trajectories revisit places, which is what the memory
 is trained and measured on. Paths are planned on the scene's free grid (A*, with a cost
-that keeps the body away from walls) and followed with discrete actions. A move blocked three times in a row marks the cell
-ahead as taken (the world the agent walks in may hold an obstacle the grid does not: a
-generated world blocks moves against its own memory), and routes are planned around it.
+that keeps the body away from walls) and followed with discrete actions. A move blocked
+three times in a row marks the cell ahead as taken (the world the agent walks in may hold
+an obstacle the grid does not: a generated world blocks moves against its own memory),
+and routes are planned around it.
 """
 
 from __future__ import annotations
