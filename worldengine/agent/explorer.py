@@ -175,9 +175,8 @@ class LoopExplorer:
         """Plan around `cell` from now on (unless it is off the grid, taken already, or the
         last free cell)."""
         rows, cols = self._free.shape
-        if cell is None or not (0 <= cell[0] < rows and 0 <= cell[1] < cols) or not self._free[cell]:
-            return
-        if len(self._cells) <= 1:
+        on_grid = cell is not None and 0 <= cell[0] < rows and 0 <= cell[1] < cols
+        if not on_grid or not self._free[cell] or len(self._cells) <= 1:
             return
         self._free[cell] = False
         self._cells = np.argwhere(self._free)

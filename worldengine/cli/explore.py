@@ -152,7 +152,7 @@ def _explore(generator, scene, args: argparse.Namespace, folder: Path) -> dict:
     poses, rows, timings, generated, records = [frame.pose], [], [], [frame.rgb], []
     seen = SeenBefore(generator.model.config.latent_size)  # what counts as a revisit, from the ground truth
     visits = [seen.observe(frame.depth, frame.pose, 0, REVISIT_GAP)]  # frame 0 is the ground-truth start
-    blocked = inside = 0
+    inside = 0
     video = imageio.get_writer(folder / "frames.mp4", fps=10, codec="libx264", quality=7, macro_block_size=16)
     start = time.perf_counter()
     try:
@@ -162,7 +162,6 @@ def _explore(generator, scene, args: argparse.Namespace, folder: Path) -> dict:
                 action = policy.act(torch.from_numpy(world.pose(0)))
                 frame = world.step({0: action})[0]
                 if frame.blocked:
-                    blocked += 1
                     policy.blocked()
                 truth = render_cubemaps(scene, torch.from_numpy(frame.pose), size, args.backend)
                 visits.append(seen.observe(truth.depth.numpy(), frame.pose, len(visits), REVISIT_GAP))
@@ -175,7 +174,7 @@ def _explore(generator, scene, args: argparse.Namespace, folder: Path) -> dict:
                 poses.append(frame.pose)
                 generated.append(frame.rgb)
                 video.append_data(np.hstack([equirect_image(frame.rgb, args.video_height),
-                                             equirect_image(truth.rgb.numpy(), args.video_height)]))
+                                             equirect_image(truth_rgb, args.video_height)]))
         seconds = time.perf_counter() - start
     finally:
         world.close()  # flushes and closes the store in the run folder
@@ -191,7 +190,7 @@ def _explore(generator, scene, args: argparse.Namespace, folder: Path) -> dict:
         "world": "generated", "checkpoint": str(args.checkpoint), "refiner": args.refiner, "mode": args.mode,
         "sampler_steps": args.sampler_steps, **_scene_summary(scene),
         "face_size": size, "steps": args.steps, "seconds": round(seconds, 2),
-        "steps_per_s": round(args.steps / seconds, 3), "blocked_steps": blocked,
+        "steps_per_s": round(args.steps / seconds, 3), "blocked_steps": sum(record["blocked"] for record in records),
         "generated_steps": sum(record["generated"] for record in records),
         "steps_inside_scene_geometry": inside, "routes": [route["kind"] for route in policy.route_log],
     })
