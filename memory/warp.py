@@ -26,7 +26,7 @@ import torch
 
 from kernels.splat import splat
 from memory.index import retrieve
-from memory.rig import check_pose, check_rotations, project_to_cells
+from memory.rig import check_pose, check_rotations, face_local, project_to_cells
 from memory.store import LatentMemory
 
 NEAR = 0.05  # metres: points closer to the camera than this are ignored
@@ -82,9 +82,8 @@ def _footprint_samples(body: torch.Tensor, rotations: torch.Tensor, size: int,
                        extent: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Body-frame sample points (M, 3) covering each point's footprint, the point each came
     from (M,) and its distance in cells from that point's own cell (M,) (0 for itself)."""
-    _, depth = project_to_cells(body, rotations, size)
-    camera = torch.einsum("fji,nj->nfi", rotations, body)  # R_f^T p, (N, F, 3)
-    face = camera[..., 2].argmax(dim=1)  # (N,)
+    face, local = face_local(body, rotations)
+    depth = local[:, 2]
     cell = 2.0 / size  # a cell's width on the face plane at depth 1
     half_side = 0.5 * extent / (depth.clamp_min(NEAR) * cell)  # footprint half side in cells (N,)
     reach = (half_side + 0.5).floor().clamp(0, FOOTPRINT_MAX)  # (N,)
@@ -94,8 +93,10 @@ def _footprint_samples(body: torch.Tensor, rotations: torch.Tensor, size: int,
     ring = torch.maximum(dx.abs(), dy.abs())  # (K,)
     keep = ring[None, :] <= reach[:, None]  # (N, K)
     source, k = keep.nonzero(as_tuple=True)
-    axes = rotations[face[source]]  # (M, 3, 3): columns are the face camera's x, y, z in the body frame
-    shift = (dx[k, None] * axes[:, :, 0] + dy[k, None] * axes[:, :, 1]) * (cell * depth[source, None])
+    # each face's K offsets along its camera x and y axes, in the body frame (F, K, 3): one
+    # small table gathered per sample instead of a rotation per sample
+    offsets = dx[None, :, None] * rotations[:, None, :, 0] + dy[None, :, None] * rotations[:, None, :, 1]
+    shift = offsets[face[source], k] * (cell * depth[source, None])
     return body[source] + shift, source, (dx[k] ** 2 + dy[k] ** 2).sqrt()
 
 
@@ -145,7 +146,8 @@ def warp_points(positions: torch.Tensor, features: torch.Tensor, pose: torch.Ten
     cell = torch.where(depth > NEAR, cell, torch.full_like(cell, -1))
     depth = torch.where(depth > NEAR, depth, torch.ones_like(depth))
     grid = (faces, size, size)
-    result = splat(torch.where(offset == 0, cell, -1), depth.float(), features[source], faces * size * size,
+    sampled = features[source]
+    result = splat(torch.where(offset == 0, cell, -1), depth.float(), sampled, faces * size * size,
                    backend=backend)  # every point in its own cell
     if len(source) == 0:
         return Warped(result.features.reshape(faces, size, size, -1).permute(0, 3, 1, 2), result.mask.reshape(grid),
@@ -155,7 +157,7 @@ def warp_points(positions: torch.Tensor, features: torch.Tensor, pose: torch.Ten
     mask = result.mask
     if extent is not None:  # footprints fill the cells no point landed in, and occlude clearly farther ones
         spread = splat(torch.where(offset > 0, cell, -1), (depth * (1 + FOOTPRINT_PENALTY * offset)).float(),
-                       torch.cat([features[source].float(), depth[:, None].float()], dim=1), faces * size * size,
+                       torch.cat([sampled.float(), depth[:, None].float()], dim=1), faces * size * size,
                        backend=backend)
         spread_depth = spread.features[:, -1]
         take = spread.mask & (~mask | (spread_depth < cell_depth * FOOTPRINT_OCCLUDES))

@@ -1,6 +1,6 @@
 import torch
 
-from memory.rig import cell_rays, project_to_cells
+from memory.rig import cell_rays, face_local, project_to_cells
 from worldengine.geometry.cube import direction_to_face, face_rays, face_rotations
 
 
@@ -25,3 +25,13 @@ def test_cell_centres_project_to_their_own_cells():
     cell, z = project_to_cells(rays, face_rotations(), size)
     assert torch.equal(cell, torch.arange(6 * size * size))
     torch.testing.assert_close(z, torch.full_like(z, 3.0))
+
+
+def test_face_local_is_the_point_in_its_face_camera_with_z_largest():
+    rotations = face_rotations(torch.float64)
+    points = torch.randn(2000, 3, dtype=torch.float64) * 4
+    face, local = face_local(points, rotations)
+    torch.testing.assert_close(local, torch.einsum("nji,nj->ni", rotations[face], points))  # R_f^T p
+    assert (local[:, 2] >= local[:, :2].abs().amax(dim=1) - 1e-12).all()
+    axis = torch.tensor([[0.0, 0.0, 2.0]], dtype=torch.float64) @ rotations[3].T  # straight down face 3's axis
+    assert face_local(axis, rotations)[0].item() == 3
