@@ -131,12 +131,7 @@ def warp_points(positions: torch.Tensor, features: torch.Tensor, pose: torch.Ten
     faces = rotations.shape[0]
     rotations = rotations.float()
     body = (positions.float() - pose[:3, 3].float()) @ pose[:3, :3].float()  # R^T (p - t), (N, 3)
-    if writer_distance is not None:  # the ratio rides along as a last feature column
-        ratio = body.norm(dim=-1) / writer_distance.float().to(body.device).clamp_min(NEAR)
-        scaled = warp_points(positions, torch.cat([features.float(), ratio[:, None]], dim=1), pose, rotations, size,
-                             backend, extent)
-        scaled.features, scaled.depth_scale = scaled.features[:, :-1].to(features.dtype), scaled.features[:, -1]
-        return scaled
+    ratio = None if writer_distance is None else body.norm(dim=-1) / writer_distance.float().to(body.device).clamp_min(NEAR)
     centres = body
     if extent is None:
         source, offset = torch.arange(len(body), device=body.device), torch.zeros(len(body), device=body.device)
@@ -146,31 +141,32 @@ def warp_points(positions: torch.Tensor, features: torch.Tensor, pose: torch.Ten
     cell = torch.where(depth > NEAR, cell, torch.full_like(cell, -1))
     depth = torch.where(depth > NEAR, depth, torch.ones_like(depth))
     grid = (faces, size, size)
-    sampled = features[source]
-    result = splat(torch.where(offset == 0, cell, -1), depth.float(), sampled, faces * size * size,
-                   backend=backend)  # every point in its own cell
+    # splat only which sample wins each cell (its depth rides along as the one feature): the
+    # winners' features are gathered afterwards, a cell each, not a row per footprint sample
+    own = splat(torch.where(offset == 0, cell, -1), depth.float(), depth[:, None].float(), faces * size * size,
+                backend=backend)  # every point in its own cell
     if len(source) == 0:
-        return Warped(result.features.reshape(faces, size, size, -1).permute(0, 3, 1, 2), result.mask.reshape(grid),
-                      result.depth.reshape(grid), torch.zeros(faces, device=body.device), result.index.reshape(grid),
+        return Warped(features.new_zeros(faces, features.shape[1], size, size), own.mask.reshape(grid),
+                      own.depth.reshape(grid), torch.zeros(faces, device=body.device), own.index.reshape(grid),
+                      depth_scale=None if ratio is None else torch.zeros(grid, device=body.device),
                       subcell=torch.zeros(faces, 2, size, size, device=body.device))
-    cell_features, cell_depth, winner = result.features, result.depth, source[result.index.clamp_min(0)]
-    mask = result.mask
+    sample, cell_depth, mask = own.index, own.depth, own.mask
     if extent is not None:  # footprints fill the cells no point landed in, and occlude clearly farther ones
         spread = splat(torch.where(offset > 0, cell, -1), (depth * (1 + FOOTPRINT_PENALTY * offset)).float(),
-                       torch.cat([sampled.float(), depth[:, None].float()], dim=1), faces * size * size,
-                       backend=backend)
-        spread_depth = spread.features[:, -1]
+                       depth[:, None].float(), faces * size * size, backend=backend)
+        spread_depth = spread.features[:, 0]  # the winner's own depth, without the penalty it won by
         take = spread.mask & (~mask | (spread_depth < cell_depth * FOOTPRINT_OCCLUDES))
-        cell_features = torch.where(take[:, None], spread.features[:, :-1].to(features.dtype), cell_features)
+        sample = torch.where(take, spread.index, sample)
         cell_depth = torch.where(take, spread_depth, cell_depth)
-        winner = torch.where(take, source[spread.index.clamp_min(0)], winner)
         mask = mask | take
-    winner = torch.where(mask, winner, -1)
+    winner = torch.where(mask, source[sample.clamp_min(0)], -1)
+    cell_features = torch.where(mask[:, None], features[winner.clamp_min(0)], 0)
+    depth_scale = None if ratio is None else torch.where(mask, ratio[winner.clamp_min(0)], 0.0).reshape(grid)
     mask = mask.reshape(grid)
     return Warped(
         features=cell_features.reshape(faces, size, size, -1).permute(0, 3, 1, 2),
         mask=mask, depth=cell_depth.reshape(grid), coverage=mask.float().mean(dim=(1, 2)), source=winner.reshape(grid),
-        subcell=_subcell_offset(centres, winner, rotations, size),
+        depth_scale=depth_scale, subcell=_subcell_offset(centres, winner, rotations, size),
     )
 
 
