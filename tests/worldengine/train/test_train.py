@@ -13,6 +13,7 @@ from worldengine.model.checkpoint import load_autoencoder
 from worldengine.model.latent_digest import autoencoder_digest
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS, check_disjoint, check_heldout
 from worldengine.train import AutoencoderTask, TrainConfig, train
+from worldengine.train.run_card import wall_minutes, write_run_card
 
 SMALL = AutoencoderConfig(face_size=16, widths=(8, 16, 16), latent_channels=4)
 
@@ -45,6 +46,16 @@ def test_stopped_run_resumes_to_the_same_state(tmp_path):
     b = load_file(str(tmp_path / "resumed" / "model.safetensors"))
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=1e-5, atol=1e-6)
+    card = write_run_card(tmp_path / "resumed", "worldengine train autoencoder --out resumed").read_text()
+    assert "in 2 sittings" in card
+    assert "in 2 sittings" not in write_run_card(tmp_path / "straight", "worldengine train autoencoder").read_text()
+
+
+def test_wall_time_adds_the_sittings_of_a_resumed_run():
+    # each sitting restarts the log's clock: 30 s, then a resume that ran 90 s, then one of 60 s
+    records = [{"seconds": s} for s in (10.0, 20.0, 30.0, 5.0, 50.0, 90.0, 60.0)]
+    assert wall_minutes(records) == (3.0, 3)
+    assert wall_minutes(records[:3]) == (0.5, 1)
 
 
 def test_two_process_ddp(tmp_path):
