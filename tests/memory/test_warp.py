@@ -201,3 +201,22 @@ def test_subcell_is_zero_at_the_writing_pose_and_follows_a_sidestep(room, tmp_pa
     there, _ = warp_memory(memory, aside, R, room.latent, radius=30.0, footprint=True)
     moved = there.subcell.permute(1, 0, 2, 3)[:, there.mask]
     assert moved.abs().max() <= 3.0 and (moved.abs() > 0.05).float().mean() > 0.5
+
+
+def test_every_covered_cell_holds_its_winning_tokens_own_feature_and_depth_ratio():
+    # footprints and points mixed: whichever sample wins a cell, the cell's feature, depth
+    # scale and subcell offset are those of the token it came from (source), empties zero
+    generator = torch.Generator().manual_seed(3)
+    directions = torch.nn.functional.normalize(torch.randn(3000, 3, generator=generator), dim=1)
+    positions = directions * (0.5 + 6 * torch.rand(3000, 1, generator=generator))
+    features = torch.randn(3000, 5, generator=generator).half()
+    writer_distance = 0.5 + 4 * torch.rand(3000, generator=generator)
+    warped = warp_points(positions, features, torch.eye(4), R, 8, extent=0.05 + torch.rand(3000, generator=generator),
+                         writer_distance=writer_distance)
+    covered, source = warped.mask, warped.source
+    assert covered.float().mean() > 0.9 and ((source >= 0) == covered).all()
+    assert torch.equal(warped.features.permute(0, 2, 3, 1)[covered], features[source[covered]])
+    assert (warped.features.permute(0, 2, 3, 1)[~covered] == 0).all() and warped.features.dtype == torch.float16
+    ratio = positions.norm(dim=1) / writer_distance
+    torch.testing.assert_close(warped.depth_scale[covered], ratio[source[covered]])
+    assert (warped.depth_scale[~covered] == 0).all()
