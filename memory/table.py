@@ -13,6 +13,7 @@ newest values.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 COLUMNS = ("key", "position", "feature", "rgb", "frame", "time", "weight")
@@ -164,11 +165,17 @@ class TokenTable:
         for run in (self.main, self.delta):
             keys = run["key"]
             lo, hi = torch.searchsorted(keys, starts), torch.searchsorted(keys, stops)
-            lengths = hi - lo
-            if lengths.sum() > 0:
-                first = torch.repeat_interleave(lo, lengths)
-                within = torch.arange(int(lengths.sum()), device=keys.device) - torch.repeat_interleave(
-                    torch.cumsum(lengths, 0) - lengths, lengths)
-                found.append(first + within + offset)
+            rows = _expand_ranges(lo.cpu().numpy(), hi.cpu().numpy())
+            if len(rows):
+                found.append(torch.from_numpy(rows).to(keys.device) + offset)
             offset += len(keys)
         return torch.cat(found) if found else torch.zeros(0, dtype=torch.int64, device=starts.device)
+
+
+def _expand_ranges(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """Every integer in the ranges [lo, hi) (R,) each, in order, (sum of lengths,) int64.
+    On the host in numpy: a query has a few dozen ranges, and torch's repeat_interleave runs
+    one parallel task per range, whose thread wake-ups cost ~ms on a busy 2-core machine."""
+    lengths = hi - lo
+    total = int(lengths.sum())
+    return np.repeat(lo - (np.cumsum(lengths) - lengths), lengths) + np.arange(total, dtype=np.int64)

@@ -152,14 +152,13 @@ def step_pose(
     yaw, pitch = (float(v) for v in yaw_pitch_from_pose(pose.to(torch.float64)))
     yaw = _wrap_angle(yaw + motion.yaw_rad)
     pitch = clamp_pitch(pitch + motion.pitch_rad, config)
-    position = pose[:3, 3].detach().to(torch.float64).cpu()  # (3,)
+    position = pose[:3, 3].detach().to("cpu", torch.float64)  # (3,)
 
-    forward, right = _heading_axes(yaw)
-    step = motion.forward_m * forward + motion.right_m * right  # (3,), horizontal
-    requested = float(step.norm())
+    requested = math.hypot(motion.forward_m, motion.right_m)  # forward and right are orthonormal
     blocked = False
-    if requested > 0:
-        direction = step / requested
+    if requested > 0:  # a turn or a look casts no rays
+        forward, right = _heading_axes(yaw)
+        direction = (motion.forward_m * forward + motion.right_m * right) / requested  # (3,), horizontal
         origins, directions = probe_rays(position, direction, config)
         hits = _hit_distances(ray_distance, origins, directions)
         allowed = max(float(hits.min()) - config.agent_radius, 0.0)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 
 __all__ = [
@@ -28,6 +29,8 @@ __all__ = [
     "check_rigid",
     "transform_points",
 ]
+
+_LAST_ROW = np.array([0.0, 0.0, 0.0, 1.0])
 
 
 def _check_matrix(x, name: str, n: int) -> None:
@@ -138,6 +141,8 @@ def pose_from_yaw_pitch(
     p = _as_float_tensor(position, dtype, device, "position")
     if p.dim() < 1 or p.shape[-1] != 3:
         raise ValueError(f"position must have shape (..., 3), got {tuple(p.shape)}")
+    if p.shape == (3,) and isinstance(yaw, (int, float)) and isinstance(pitch, (int, float)):
+        return _single_pose_from_yaw_pitch(p, float(yaw), float(pitch))
     y = _as_float_tensor(yaw, dtype, device, "yaw")
     x = _as_float_tensor(pitch, dtype, device, "pitch")
     cy, sy, cp, sp = torch.cos(y), torch.sin(y), torch.cos(x), torch.sin(x)
@@ -153,6 +158,15 @@ def pose_from_yaw_pitch(
         dim=-2,
     )  # (..., 3, 3)
     return make_pose(R, p)
+
+
+def _single_pose_from_yaw_pitch(position: torch.Tensor, yaw: float, pitch: float) -> torch.Tensor:
+    """`pose_from_yaw_pitch` of one pose from plain floats, built in one tensor call (the
+    batched path's dozen small ops cost ~10x as much, and every env step makes one)."""
+    cy, sy, cp, sp = math.cos(yaw), math.sin(yaw), math.cos(pitch), math.sin(pitch)
+    x, y, z = position.tolist()
+    return torch.tensor([[cy, sy * sp, sy * cp, x], [0.0, cp, -sp, y], [-sy, cy * sp, cy * cp, z],
+                         [0.0, 0.0, 0.0, 1.0]], dtype=position.dtype, device=position.device)
 
 
 def yaw_pitch_from_pose(T: torch.Tensor, atol: float = 1e-4) -> tuple[torch.Tensor, torch.Tensor]:
@@ -176,11 +190,11 @@ def yaw_pitch_from_pose(T: torch.Tensor, atol: float = 1e-4) -> tuple[torch.Tens
     return yaw, pitch
 
 
-def _where(mask: torch.Tensor) -> str:
+def _where(mask: np.ndarray) -> str:
     """' at index (i, j)' of the first True in a batched mask, '' when unbatched."""
-    if mask.dim() == 0:
+    if mask.ndim == 0:
         return ""
-    idx = tuple(int(i) for i in torch.nonzero(mask)[0])
+    idx = tuple(int(i) for i in np.argwhere(mask)[0])
     return f" at index {idx}"
 
 
@@ -191,33 +205,33 @@ def check_rigid(T, name: str = "pose", atol: float = 1e-4) -> torch.Tensor:
     R^T R = I (within atol, elementwise), det(R) = +1. The message says which failed.
     """
     _check_pose_shape(T, name)
-    finite = torch.isfinite(T).all(dim=(-2, -1))  # (...)
+    # On a float64 numpy copy: poses are tiny, and a dozen torch ops on a 4x4 cost ~10x
+    # their numpy twins, which every env step pays (kinematics checks each pose it makes).
+    Td = T.detach().to("cpu", torch.float64).numpy()
+    finite = np.isfinite(Td).all(axis=(-2, -1))  # (...)
     if not finite.all():
         raise ValueError(f"{name} is not finite: it contains NaN or inf{_where(~finite)}")
-    Td = T.detach().to(torch.float64)
-    last = torch.tensor([0.0, 0.0, 0.0, 1.0], dtype=torch.float64, device=Td.device)
-    row_err = (Td[..., 3, :] - last).abs().amax(dim=-1)  # (...)
+    row_err = np.abs(Td[..., 3, :] - _LAST_ROW).max(axis=-1)  # (...)
     if (row_err > atol).any():
         bad = row_err > atol
-        first = Td[..., 3, :][bad][0].tolist() if bad.dim() else Td[..., 3, :].tolist()
+        first = Td[..., 3, :][bad][0].tolist() if bad.ndim else Td[..., 3, :].tolist()
         shown = ", ".join(f"{v:.4g}" for v in first)
         raise ValueError(
             f"{name} is not a rigid transform: last row is [{shown}]{_where(bad)}, expected [0, 0, 0, 1]"
         )
     R = Td[..., :3, :3]
-    eye = torch.eye(3, dtype=torch.float64, device=Td.device)
-    ortho_err = (R.transpose(-1, -2) @ R - eye).abs().amax(dim=(-2, -1))  # (...)
+    ortho_err = np.abs(np.swapaxes(R, -1, -2) @ R - np.eye(3)).max(axis=(-2, -1))  # (...)
     if (ortho_err > atol).any():
         bad = ortho_err > atol
         raise ValueError(
             f"{name} is not a rigid transform: R^T R differs from I by up to {float(ortho_err.max()):.3g}"
             f"{_where(bad)} (R is scaled or sheared, not a rotation; atol {atol:g})"
         )
-    det = torch.linalg.det(R)  # (...); +-1 here since R is orthonormal
+    det = np.linalg.det(R)  # (...); +-1 here since R is orthonormal
     # An orthonormal R within atol has |det| within ~3 atol of 1, so this only fails for reflections.
-    bad = (det - 1).abs() > 3 * atol
+    bad = np.abs(det - 1) > 3 * atol
     if bad.any():
-        worst = float(det[bad][0]) if bad.dim() else float(det)
+        worst = float(det[bad][0]) if bad.ndim else float(det)
         raise ValueError(f"{name} is not a rigid transform: det(R) = {worst:.3f}{_where(bad)} (a reflection)")
     return T
 

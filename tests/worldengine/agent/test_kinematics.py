@@ -89,6 +89,16 @@ def test_turn_left_rotates_forward_towards_minus_x():
     torch.testing.assert_close(pose, torch.eye(4), atol=1e-6, rtol=0)
 
 
+def test_turns_and_looks_cast_no_rays_and_keep_the_position_exactly():
+    def no_rays(origins, directions):
+        raise AssertionError("a step that does not translate must not cast collision rays")
+
+    pose = start(x=1.25, z=-3.5, yaw=0.7, pitch=0.1)
+    for action in (A.TURN_LEFT, A.TURN_RIGHT, A.LOOK_UP, A.LOOK_DOWN):
+        moved, blocked = act(pose, action, no_rays)
+        assert blocked is False and torch.equal(moved[:3, 3], pose[:3, 3])
+
+
 def test_pitch_clamps_and_does_not_tilt_motion():
     pose = start()
     for _ in range(10):

@@ -205,3 +205,15 @@ def test_turned_adds_yaw_and_keeps_position_and_pitch():
         [[0.8, -0.6, 0], [0.6, 0.8, 0], [0, 0, 1.0]]), torch.zeros(3))
     with pytest.raises(ValueError, match="roll"):
         turned(rolled, 0.1)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_one_pose_from_float_angles_equals_the_batched_path(dtype):
+    position = torch.tensor([1.5, -0.25, 3.0], dtype=dtype)
+    for yaw, pitch in [(0.0, 0.0), (0.3, -0.4), (-2.9, 1.2), (math.pi, 0.0)]:
+        one = pose_from_yaw_pitch(position, yaw, pitch)  # plain floats: the single-pose path
+        batched = pose_from_yaw_pitch(position[None], torch.tensor([yaw], dtype=torch.float64),
+                                      torch.tensor([pitch], dtype=torch.float64), dtype=dtype)[0]
+        assert one.dtype == dtype and one.shape == (4, 4)
+        torch.testing.assert_close(one, batched, atol=1e-7 if dtype == torch.float32 else 1e-15, rtol=0)
+        check_rigid(one)
