@@ -10,6 +10,8 @@ the identity returns the cube as it is, so a full turn gives back the exact star
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from worldengine.geometry.checks import NUM_FACES
@@ -17,6 +19,12 @@ from worldengine.geometry.cube import face_rays, range_to_zdepth, zdepth_to_rang
 from worldengine.geometry.padding import CubemapSampler
 
 IDENTITY_ATOL = 1e-5
+# Turns come in fixed steps, and blocked moves and looks back repeat a heading: the taps
+# of the last SAMPLER_CACHE rotations are kept (~1.5 MB each at S = 64). Rotations are
+# keyed to ROTATION_DECIMALS (1e-6 rad of direction: 1e-4 of a pixel at S = 64), so float
+# noise from recomputing a heading still finds its entry.
+SAMPLER_CACHE = 32
+ROTATION_DECIMALS = 6
 
 
 def _check(rgb: torch.Tensor, depth: torch.Tensor, rotation: torch.Tensor) -> int:
@@ -29,6 +37,16 @@ def _check(rgb: torch.Tensor, depth: torch.Tensor, rotation: torch.Tensor) -> in
     return size
 
 
+@functools.lru_cache(maxsize=SAMPLER_CACHE)
+def _samplers(size: int, rotation: tuple[float, ...]) -> tuple[CubemapSampler, CubemapSampler]:
+    """The bilinear (colour) and nearest (range) samplers of faces of `size` turned by
+    `rotation` (9 floats, row-major). Built from the rounded rotation alone, so a cached
+    and a fresh sampler are the same: the output never depends on what was cached."""
+    turn = torch.tensor(rotation, dtype=torch.float64).reshape(3, 3)
+    directions = (face_rays(size, torch.float64) @ turn.T).float()  # (F, S, S, 3) in the given cube's frame
+    return CubemapSampler(directions, size, "bilinear"), CubemapSampler(directions, size, "nearest")
+
+
 def reorient(rgb: torch.Tensor, depth: torch.Tensor, rotation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The faces of a cube turned by `rotation` (3, 3): the directions of the new faces,
     written in the given cube's frame, are rotation @ d. rgb (F, S, S, 3) (any dtype; uint8
@@ -37,13 +55,13 @@ def reorient(rgb: torch.Tensor, depth: torch.Tensor, rotation: torch.Tensor) -> 
     rotation = rotation.to(torch.float64)
     if (rotation - torch.eye(3, dtype=torch.float64)).abs().max() <= IDENTITY_ATOL:
         return rgb.clone(), depth.clone()
-    directions = face_rays(size, torch.float64) @ rotation.T  # (F, S, S, 3) in the given cube's frame
-    colour = CubemapSampler(directions.float(), size, "bilinear")(rgb.permute(0, 3, 1, 2)[None].float())
+    bilinear, nearest = _samplers(size, tuple(round(v, ROTATION_DECIMALS) for v in rotation.flatten().tolist()))
+    colour = bilinear(rgb.permute(0, 3, 1, 2)[None].float())
     colour = colour[0].permute(1, 2, 3, 0)  # (F, S, S, 3)
     if rgb.dtype == torch.uint8:
         colour = colour.round().clamp(0, 255).to(torch.uint8)
     rng = zdepth_to_range(depth.float())[None, :, None]  # (1, F, 1, S, S)
-    new_range = CubemapSampler(directions.float(), size, "nearest")(rng)[0, 0]  # (F, S, S)
+    new_range = nearest(rng)[0, 0]  # (F, S, S)
     return colour.to(rgb.dtype), range_to_zdepth(new_range).to(depth.dtype)
 
 

@@ -1,5 +1,6 @@
 """worldengine.geometry.reorient: known answers for quarter turns, the identity, and depth kept as range."""
 
+import importlib
 import math
 
 import pytest
@@ -57,3 +58,19 @@ def test_sky_stays_sky_and_bad_shapes_are_named():
     assert (out[3] == 0).all()  # the old front is now on the left
     with pytest.raises(ValueError, match="reorient takes"):
         reorient(rgb[:5], depth, torch.eye(3))
+
+
+def test_a_cached_turn_gives_what_a_fresh_one_gives_and_float_noise_finds_it():
+    module = importlib.import_module("worldengine.geometry.reorient")
+
+    rgb, depth = _cube()
+    turn = pose_from_yaw_pitch(torch.zeros(3), 0.2618, 0.1)[:3, :3]
+    module._samplers.cache_clear()
+    fresh = reorient(rgb, depth, turn)
+    cached = reorient(rgb, depth, turn)
+    noisy = reorient(rgb, depth, turn + 1e-9)  # a heading recomputed with float noise
+    assert module._samplers.cache_info().misses == 1 and module._samplers.cache_info().hits == 2
+    for again in (cached, noisy):
+        assert torch.equal(again[0], fresh[0]) and torch.equal(again[1], fresh[1])
+    module._samplers.cache_clear()
+    assert torch.equal(reorient(rgb, depth, turn)[0], fresh[0])  # not what was cached: the same anyway
