@@ -240,6 +240,12 @@ class LatentMemory:
     def __len__(self) -> int:
         return len(self.table)
 
+    @property
+    def frame_count(self) -> int:
+        """How many frames the memory holds. Tokens change only by a write, and every write
+        adds a frame: a reader may keep what it computed from the tokens while this holds."""
+        return len(self._frames["frame_id"])
+
     def tokens(self) -> dict[str, torch.Tensor]:
         """Every token's columns (key, position, feature, rgb, frame, time, weight)."""
         return self.table.columns()

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import torch
 
 from worldengine.agent.actions import Motion, MotionConfig
-from worldengine.geometry.pose import check_rigid, pose_from_yaw_pitch, yaw_pitch_from_pose
+from worldengine.geometry.pose import pose_from_yaw_pitch, yaw_pitch_from_pose
 
 __all__ = ["RayDistanceFn", "SETTLE_FRACTIONS", "SettleFn", "StepResult", "clamp_pitch", "probe_rays", "step_pose"]
 
@@ -127,7 +127,10 @@ def _settled_move(position: torch.Tensor, direction: torch.Tensor, distance: flo
     for fraction in SETTLE_FRACTIONS:
         settled = settle(position + fraction * distance * direction)
         if settled is not None:
-            return torch.as_tensor(settled, dtype=torch.float64).reshape(3), fraction * distance
+            settled = torch.as_tensor(settled, dtype=torch.float64).reshape(3)
+            if not torch.isfinite(settled).all():
+                raise ValueError(f"settle returned a position that is not finite: {settled.tolist()}")
+            return settled, fraction * distance
     return position, 0.0
 
 
@@ -147,9 +150,8 @@ def step_pose(
     if not isinstance(pose, torch.Tensor) or tuple(pose.shape) != (4, 4):
         got = tuple(pose.shape) if isinstance(pose, torch.Tensor) else type(pose).__name__
         raise ValueError(f"step_pose takes a single pose of shape (4, 4), got {got}")
-    check_rigid(pose)
     _check_motion(motion)
-    yaw, pitch = (float(v) for v in yaw_pitch_from_pose(pose.to(torch.float64)))
+    yaw, pitch = (float(v) for v in yaw_pitch_from_pose(pose.to(torch.float64), name="pose"))  # checks it
     yaw = _wrap_angle(yaw + motion.yaw_rad)
     pitch = clamp_pitch(pitch + motion.pitch_rad, config)
     position = pose[:3, 3].detach().to("cpu", torch.float64)  # (3,)
@@ -169,5 +171,5 @@ def step_pose(
             position = position + distance * direction
         blocked = distance < requested
 
-    new_pose = pose_from_yaw_pitch(position, yaw, pitch, dtype=pose.dtype).to(pose.device)
-    return StepResult(check_rigid(new_pose), bool(blocked))
+    new_pose = pose_from_yaw_pitch(position, yaw, pitch, dtype=pose.dtype).to(pose.device)  # rigid by construction
+    return StepResult(new_pose, bool(blocked))

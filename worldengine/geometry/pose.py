@@ -169,20 +169,21 @@ def _single_pose_from_yaw_pitch(position: torch.Tensor, yaw: float, pitch: float
                          [0.0, 0.0, 0.0, 1.0]], dtype=position.dtype, device=position.device)
 
 
-def yaw_pitch_from_pose(T: torch.Tensor, atol: float = 1e-4) -> tuple[torch.Tensor, torch.Tensor]:
+def yaw_pitch_from_pose(T: torch.Tensor, atol: float = 1e-4, name: str = "T") -> tuple[torch.Tensor, torch.Tensor]:
     """Inverse of `pose_from_yaw_pitch`: (yaw, pitch), each (...), radians in (-pi, pi].
 
-    T: rigid poses (..., 4, 4). Raises ValueError if any pose has roll, i.e. its body
-    x axis leaves the horizontal plane by more than `atol` (as the sine of the tilt).
+    T: rigid poses (..., 4, 4), checked (`check_rigid`; errors call it `name`). Raises
+    ValueError if any pose has roll, i.e. its body x axis leaves the horizontal plane by
+    more than `atol` (as the sine of the tilt).
     """
-    check_rigid(T, "T", atol=max(atol, 1e-4))
+    check_rigid(T, name, atol=max(atol, 1e-4))
     R = T[..., :3, :3]
     tilt = R[..., 1, 0]  # y component of body x; 0 for Ry @ Rx
     if tilt.numel() and tilt.abs().max() > atol:
         worst = float(tilt.abs().max())
         roll = math.degrees(math.asin(min(worst, 1.0)))
         raise ValueError(
-            f"T has roll: its body x axis tilts {roll:.3f} deg out of the horizontal plane "
+            f"{name} has roll: its body x axis tilts {roll:.3f} deg out of the horizontal plane "
             f"(|R[1, 0]| = {worst:.2e} > atol {atol:g}); only yaw and pitch are representable"
         )
     yaw = torch.atan2(-R[..., 2, 0], R[..., 0, 0])  # body x = (cos yaw, 0, -sin yaw)

@@ -26,9 +26,21 @@ class MemoryCollider:
             raise ValueError(f"reach and surface_radius must be > 0 and floor_band >= 0, got {reach}, "
                              f"{surface_radius} and {floor_band}")
         self.memory, self.reach, self.surface_radius, self.floor_band = memory, reach, surface_radius, floor_band
+        self._last: tuple[int, torch.Tensor, torch.Tensor, torch.Tensor] | None = None  # frames, origins, directions, answer
 
     def ray_distance(self, origins: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
         origins, directions = origins.to(torch.float64), directions.to(torch.float64)
+        # An agent pushing against a wall casts the same fan again and again: while the memory
+        # has not been written since, the answer is the same.
+        last = self._last
+        if (last is not None and last[0] == self.memory.frame_count and torch.equal(last[1], origins)
+                and torch.equal(last[2], directions)):
+            return last[3].clone()
+        answer = self._cast(origins, directions)
+        self._last = (self.memory.frame_count, origins.clone(), directions.clone(), answer.clone())
+        return answer
+
+    def _cast(self, origins: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
         spread = float((origins - origins.mean(0)).norm(dim=-1).max()) if len(origins) else 0.0
         rows = tokens_near(self.memory, origins.mean(0).float(), self.reach + spread)
         points = self.memory.table.columns_at(rows, "position").to("cpu", torch.float64)  # (K, 3)

@@ -223,3 +223,5 @@ def test_step_pose_rejects_bad_inputs():
         step_pose(torch.eye(4), Motion(forward_m=1), CFG, lambda o, d: torch.zeros(3))
     with pytest.raises(ValueError, match=r"NaN or negative"):
         step_pose(torch.eye(4), Motion(forward_m=1), CFG, lambda o, d: torch.full((o.shape[0],), float("nan")))
+    with pytest.raises(ValueError, match=r"settle returned a position that is not finite"):
+        step_pose(torch.eye(4), Motion(forward_m=0.25), CFG, free_space, settle=lambda p: torch.full((3,), float("nan")))

@@ -65,3 +65,25 @@ def test_tokens_below_the_lowest_ray_are_walked_over(tmp_path):
     pose = pose_from_yaw_pitch(torch.tensor([0.0, config.eye_height, 0.0]), 0.0, 0.0)
     pose, blocked = step_pose(pose, Motion(forward_m=config.move_step), config, MemoryCollider(memory).ray_distance)
     assert not blocked and abs(float(pose[2, 3]) + config.move_step) < 1e-6
+
+
+def test_a_repeated_fan_is_answered_again_until_the_memory_is_written(tmp_path, monkeypatch):
+    memory = wall_memory(tmp_path, z=-1.0)
+    collider = MemoryCollider(memory, reach=1.5, floor_band=0.0)
+    origins = torch.tensor([[0.0, 1.0, 0.0], [0.0, 1.0, 0.0]], dtype=torch.float64)
+    directions = torch.tensor([[0, 0, -1.0], [1.0, 0, 0]], dtype=torch.float64)
+    first = collider.ray_distance(origins, directions)
+    casts = []
+    monkeypatch.setattr(collider, "_cast", lambda o, d: casts.append(1) or MemoryCollider._cast(collider, o, d))
+    again = collider.ray_distance(origins.clone(), directions.clone())
+    assert torch.equal(again, first) and casts == []  # the same rays, the same memory: not cast again
+    again[0] = 0.0
+    assert torch.equal(collider.ray_distance(origins, directions), first)  # the caller's copy, not the kept one
+    n = 61
+    side_wall = torch.stack([torch.full((n,), 0.5), torch.full((n,), 1.0), torch.linspace(-3, 3, n)], dim=1)
+    memory.write(LatentPoints(side_wall, torch.zeros(n, 2), torch.zeros(n, 3, dtype=torch.uint8),
+                              torch.zeros(n, dtype=torch.int64)), 1, torch.eye(4), 1.0)
+    written = collider.ray_distance(origins, directions)
+    assert casts == [1] and abs(float(written[1]) - 0.5) < 0.02  # written since: cast, and the new wall is hit
+    collider.ray_distance(origins, directions * -1)
+    assert casts == [1, 1]  # other rays are cast
