@@ -10,7 +10,7 @@ the identity returns the cube as it is, so a full turn gives back the exact star
 
 from __future__ import annotations
 
-import functools
+from collections import OrderedDict
 
 import torch
 
@@ -20,10 +20,10 @@ from worldengine.geometry.padding import CubemapSampler
 
 IDENTITY_ATOL = 1e-5
 # Turns come in fixed steps, and blocked moves and looks back repeat a heading: the taps
-# of the last SAMPLER_CACHE rotations are kept (~1.5 MB each at S = 64). Rotations are
-# keyed to ROTATION_DECIMALS (1e-6 rad of direction: 1e-4 of a pixel at S = 64), so float
-# noise from recomputing a heading still finds its entry.
-SAMPLER_CACHE = 32
+# of the rotations used last are kept, up to SAMPLER_CACHE_BYTES (1.5 MB per rotation at
+# S = 64: 32 of them). Rotations are keyed to ROTATION_DECIMALS (1e-6 rad of direction:
+# 1e-4 of a pixel at S = 64), so float noise from recomputing a heading finds its entry.
+SAMPLER_CACHE_BYTES = 48 * 2**20
 ROTATION_DECIMALS = 6
 
 
@@ -37,14 +37,41 @@ def _check(rgb: torch.Tensor, depth: torch.Tensor, rotation: torch.Tensor) -> in
     return size
 
 
-@functools.lru_cache(maxsize=SAMPLER_CACHE)
-def _samplers(size: int, rotation: tuple[float, ...]) -> tuple[CubemapSampler, CubemapSampler]:
+def _build_samplers(size: int, rotation: tuple[float, ...]) -> tuple[CubemapSampler, CubemapSampler]:
     """The bilinear (colour) and nearest (range) samplers of faces of `size` turned by
-    `rotation` (9 floats, row-major). Built from the rounded rotation alone, so a cached
-    and a fresh sampler are the same: the output never depends on what was cached."""
+    `rotation` (9 floats, row-major). Built from the rounded rotation alone, so a kept
+    and a fresh sampler are the same: the output never depends on what was kept."""
     turn = torch.tensor(rotation, dtype=torch.float64).reshape(3, 3)
     directions = (face_rays(size, torch.float64) @ turn.T).float()  # (F, S, S, 3) in the given cube's frame
     return CubemapSampler(directions, size, "bilinear"), CubemapSampler(directions, size, "nearest")
+
+
+class _SamplerCache:
+    """The samplers of the turns used last, least recently used dropped first, within a budget of bytes."""
+
+    def __init__(self, budget_bytes: int):
+        self.budget, self.hits, self.misses = budget_bytes, 0, 0
+        self._kept: OrderedDict[tuple, tuple[tuple[CubemapSampler, CubemapSampler], int]] = OrderedDict()
+
+    def __call__(self, size: int, rotation: tuple[float, ...]) -> tuple[CubemapSampler, CubemapSampler]:
+        key = (size, rotation)
+        if key in self._kept:
+            self.hits += 1
+            self._kept.move_to_end(key)
+            return self._kept[key][0]
+        self.misses += 1
+        samplers = _build_samplers(size, rotation)
+        self._kept[key] = samplers, sum(t.numel() * t.element_size() for s in samplers for t in (s.idx, s.w))
+        while sum(nbytes for _, nbytes in self._kept.values()) > self.budget and len(self._kept) > 1:
+            self._kept.popitem(last=False)
+        return samplers
+
+    def clear(self) -> None:
+        self._kept.clear()
+        self.hits = self.misses = 0
+
+
+_samplers = _SamplerCache(SAMPLER_CACHE_BYTES)
 
 
 def reorient(rgb: torch.Tensor, depth: torch.Tensor, rotation: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -65,12 +65,26 @@ def test_a_cached_turn_gives_what_a_fresh_one_gives_and_float_noise_finds_it():
 
     rgb, depth = _cube()
     turn = pose_from_yaw_pitch(torch.zeros(3), 0.2618, 0.1)[:3, :3]
-    module._samplers.cache_clear()
+    module._samplers.clear()
     fresh = reorient(rgb, depth, turn)
     cached = reorient(rgb, depth, turn)
     noisy = reorient(rgb, depth, turn + 1e-9)  # a heading recomputed with float noise
-    assert module._samplers.cache_info().misses == 1 and module._samplers.cache_info().hits == 2
+    assert module._samplers.misses == 1 and module._samplers.hits == 2
     for again in (cached, noisy):
         assert torch.equal(again[0], fresh[0]) and torch.equal(again[1], fresh[1])
-    module._samplers.cache_clear()
+    module._samplers.clear()
     assert torch.equal(reorient(rgb, depth, turn)[0], fresh[0])  # not what was cached: the same anyway
+
+
+def test_the_kept_samplers_stay_within_their_budget_dropping_the_least_recently_used():
+    module = importlib.import_module("worldengine.geometry.reorient")
+    rgb, depth = _cube()
+    one = 6 * 16 * 16 * (4 * 8 + 4 * 4 + 8 + 4)  # bytes of a bilinear and a nearest sampler at S = 16
+    cache = module._SamplerCache(budget_bytes=3 * one)
+    keys = [tuple(_yaw(0.1 * k).flatten().tolist()) for k in range(1, 5)]
+    for key in keys[:3]:
+        cache(16, key)
+    cache(16, keys[0])  # used again: now the most recent
+    cache(16, keys[3])  # over budget: the least recently used (keys[1]) goes
+    assert list(k for _, k in cache._kept) == [keys[2], keys[0], keys[3]]
+    assert (cache.hits, cache.misses) == (1, 4)
