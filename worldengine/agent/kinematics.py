@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable
 from typing import NamedTuple
 
+import numpy as np
 import torch
 
 from worldengine.agent.actions import Motion, MotionConfig
@@ -83,19 +84,23 @@ def probe_rays(
     obstacles from slipping between rays). Returns origins (N, 3) and directions (N, 3),
     float64, N = 5 x rows.
     """
-    floor_y = float(position[1]) - config.eye_height
+    # In numpy: a fan is a few tiny arrays, and every move (blocked ones too) builds one.
+    x, y, z = position.tolist()
+    dx, dy, dz = direction.tolist()
+    floor_y = y - config.eye_height
     span = config.eye_height - config.floor_clearance
     rows = max(2, math.ceil(span / _MAX_RAY_SPACING) + 1)
-    heights = floor_y + torch.linspace(config.floor_clearance, config.eye_height, rows, dtype=torch.float64)
-    direction = direction.to(torch.float64)
-    side = torch.stack([-direction[2], torch.zeros((), dtype=torch.float64), direction[0]])  # horizontal, unit
-    offsets = torch.tensor(_LATERAL_OFFSETS, dtype=torch.float64) * config.agent_radius
+    heights = floor_y + np.linspace(config.floor_clearance, config.eye_height, rows)
+    side = np.array([-dz, 0.0, dx])  # horizontal, unit
+    offsets = np.array(_LATERAL_OFFSETS) * config.agent_radius
     n = len(_LATERAL_OFFSETS)
-    origins = position.to(torch.float64).repeat(rows, n, 1)  # (rows, n, 3): row, offset, xyz
+    origins = np.empty((rows, n, 3))  # row, offset, xyz
+    origins[...] = (x, y, z)
     origins[..., 1] = heights[:, None]
-    origins = origins + offsets[None, :, None] * side  # (rows, n, 3)
-    origins = origins.reshape(rows * n, 3)  # (N, 3)
-    return origins, direction.expand(rows * n, 3).clone()
+    origins = (origins + offsets[None, :, None] * side).reshape(rows * n, 3)  # (N, 3)
+    directions = np.empty((rows * n, 3))
+    directions[:] = (dx, dy, dz)
+    return torch.from_numpy(origins), torch.from_numpy(directions)
 
 
 def _hit_distances(ray_distance: RayDistanceFn, origins: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
