@@ -45,7 +45,8 @@ def _block_span(centre: torch.Tensor, radius: float, voxel_size: float) -> tuple
 
 def _host(centre: torch.Tensor) -> np.ndarray:
     """A query centre (3,) as float64 numpy: the block arithmetic is a few dozen tiny array ops,
-    ~10x cheaper in numpy than in torch, and every memory read and collision query pays it."""
+    about half the time in numpy that it took in torch, and every memory read and collision
+    query pays it."""
     return np.asarray(centre.tolist(), dtype=np.float64)
 
 

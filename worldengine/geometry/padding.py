@@ -173,7 +173,8 @@ def _pad_tables(size: int, p: int, mode: str, device: torch.device, dtype: torch
 
 def _apply(flat: torch.Tensor, idx: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     """sum_k flat[..., idx[n, k]] * w[n, k] -> (..., N)."""
-    # Indexing, not index_select(-1, ...): the same gather, ~10x faster on CPU along the last dim.
+    # Indexing, not index_select(-1, ...): the same gather, 5-13x faster on CPU along the last
+    # dim with 3-8 channels and 4 taps (a turn's resample at 64 px), as fast with 1 tap.
     return (flat[..., idx] * w).sum(-1)
 
 
