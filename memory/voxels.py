@@ -38,8 +38,9 @@ def voxel_keys(positions: torch.Tensor, voxel_size: float) -> torch.Tensor:
     return (_pack_blocks(blocks) << (3 * _LOCAL_BITS)) | local_index
 
 
-def _block_span(centre: torch.Tensor, radius: float, voxel_size: float) -> tuple[np.ndarray, np.ndarray]:
-    c, block_size = _host(centre), voxel_size * BLOCK
+def _block_span(c: np.ndarray, radius: float, voxel_size: float) -> tuple[np.ndarray, np.ndarray]:
+    """The lowest and highest block coordinates (3,) of the box around the ball (centre `c` on the host)."""
+    block_size = voxel_size * BLOCK
     return np.floor((c - radius) / block_size).astype(np.int64), np.floor((c + radius) / block_size).astype(np.int64)
 
 
@@ -53,7 +54,7 @@ def _host(centre: torch.Tensor) -> np.ndarray:
 def column_count(centre: torch.Tensor, radius: float, voxel_size: float) -> int:
     """How many key ranges block_key_ranges can return at most: the columns of blocks (one
     x, y) the box around the ball spans (blocks adjacent along z are one range of keys)."""
-    lo, hi = _block_span(centre, radius, voxel_size)
+    lo, hi = _block_span(_host(centre), radius, voxel_size)
     return int((hi[0] - lo[0] + 1) * (hi[1] - lo[1] + 1))
 
 
@@ -62,7 +63,7 @@ def block_key_ranges(centre: torch.Tensor, radius: float, voxel_size: float) -> 
     (3,), radius): one range per run of such blocks along z."""
     block_size = voxel_size * BLOCK
     c = _host(centre)
-    lo, hi = _block_span(centre, radius, voxel_size)
+    lo, hi = _block_span(c, radius, voxel_size)
     axes = [np.arange(lo[k], hi[k] + 1) for k in range(3)]
     blocks = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, 3)  # (K, 3) x-major, z fastest
     box_lo = blocks * block_size

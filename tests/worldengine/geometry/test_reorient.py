@@ -78,7 +78,6 @@ def test_a_cached_turn_gives_what_a_fresh_one_gives_and_float_noise_finds_it():
 
 def test_the_kept_samplers_stay_within_their_budget_dropping_the_least_recently_used():
     module = importlib.import_module("worldengine.geometry.reorient")
-    rgb, depth = _cube()
     one = 6 * 16 * 16 * (4 * 8 + 4 * 4 + 8 + 4)  # bytes of a bilinear and a nearest sampler at S = 16
     cache = module._SamplerCache(budget_bytes=3 * one)
     keys = [tuple(_yaw(0.1 * k).flatten().tolist()) for k in range(1, 5)]
