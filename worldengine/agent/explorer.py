@@ -19,7 +19,7 @@ import torch
 from scipy import ndimage
 
 from worldengine.agent.actions import DiscreteAction, MotionConfig
-from worldengine.geometry.pose import yaw_pitch_from_pose
+from worldengine.geometry.pose import yaw_pitch_position
 from worldengine.scenes.freespace import FreeGrid
 
 ROUTES = ("out_and_back", "loop")
@@ -134,7 +134,7 @@ class LoopExplorer:
 
     def _next_action(self, pose: torch.Tensor) -> int:
         x, z = float(pose[0, 3]), float(pose[2, 3])
-        yaw, pitch = (float(v) for v in yaw_pitch_from_pose(pose.to(torch.float64)))
+        yaw, pitch, _ = yaw_pitch_position(pose)
         if abs(pitch) > 1e-3:  # keep the horizon level; look actions are for agents
             return int(DiscreteAction.LOOK_DOWN if pitch > 0 else DiscreteAction.LOOK_UP)
         if self._spin > 0:

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from worldengine.agent.actions import Motion, MotionConfig
-from worldengine.geometry.pose import pose_from_yaw_pitch, yaw_pitch_from_pose
+from worldengine.geometry.pose import pose_from_yaw_pitch, yaw_pitch_position
 
 __all__ = ["RayDistanceFn", "SETTLE_FRACTIONS", "SettleFn", "StepResult", "clamp_pitch", "probe_rays", "step_pose"]
 
@@ -65,16 +65,14 @@ def _wrap_angle(a: float) -> float:
     return math.atan2(math.sin(a), math.cos(a))
 
 
-def _heading_axes(yaw: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """World-frame forward (-z of Ry(yaw)) and right (+x of Ry(yaw)) unit vectors, (3,) each."""
+def _heading_axes(yaw: float) -> tuple[np.ndarray, np.ndarray]:
+    """World-frame forward (-z of Ry(yaw)) and right (+x of Ry(yaw)) unit vectors, (3,) float64 each."""
     c, s = math.cos(yaw), math.sin(yaw)
-    forward = torch.tensor([-s, 0.0, -c], dtype=torch.float64)
-    right = torch.tensor([c, 0.0, -s], dtype=torch.float64)
-    return forward, right
+    return np.array([-s, 0.0, -c]), np.array([c, 0.0, -s])
 
 
 def probe_rays(
-    position: torch.Tensor, direction: torch.Tensor, config: MotionConfig
+    position: torch.Tensor | np.ndarray, direction: torch.Tensor | np.ndarray, config: MotionConfig
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The fan of collision rays for a move from `position` (3,) along `direction` (3,).
 
@@ -103,17 +101,17 @@ def probe_rays(
     return torch.from_numpy(origins), torch.from_numpy(directions)
 
 
-def _hit_distances(ray_distance: RayDistanceFn, origins: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+def _hit_distances(ray_distance: RayDistanceFn, origins: torch.Tensor, directions: torch.Tensor) -> np.ndarray:
     """Call the caller's ray caster and check its answer, (N,) float64."""
     n = origins.shape[0]
     hits = ray_distance(origins, directions)
     try:
-        hits = torch.as_tensor(hits, dtype=torch.float64).cpu()
+        hits = torch.as_tensor(hits, dtype=torch.float64).cpu().numpy()
     except (TypeError, ValueError, RuntimeError) as e:
         raise ValueError(f"ray_distance must return {n} distances, got {type(hits).__name__} ({e})") from None
-    if tuple(hits.shape) != (n,):
-        raise ValueError(f"ray_distance must return shape ({n},) for {n} rays, got {tuple(hits.shape)}")
-    if torch.isnan(hits).any() or (hits < 0).any():
+    if hits.shape != (n,):
+        raise ValueError(f"ray_distance must return shape ({n},) for {n} rays, got {hits.shape}")
+    if np.isnan(hits).any() or (hits < 0).any():
         raise ValueError(f"ray_distance returned NaN or negative distances: min {float(hits.min())}")
     return hits
 
@@ -126,14 +124,14 @@ def _check_motion(motion: Motion) -> None:
         raise ValueError(f"motion must be finite, got {motion}")
 
 
-def _settled_move(position: torch.Tensor, direction: torch.Tensor, distance: float,
-                  settle: SettleFn) -> tuple[torch.Tensor, float]:
+def _settled_move(position: np.ndarray, direction: np.ndarray, distance: float,
+                  settle: SettleFn) -> tuple[np.ndarray, float]:
     """The longest of SETTLE_FRACTIONS of the move where the body fits, settled; (position, 0) if none."""
     for fraction in SETTLE_FRACTIONS:
-        settled = settle(position + fraction * distance * direction)
+        settled = settle(torch.from_numpy(position + fraction * distance * direction))
         if settled is not None:
-            settled = torch.as_tensor(settled, dtype=torch.float64).reshape(3)
-            if not torch.isfinite(settled).all():
+            settled = torch.as_tensor(settled, dtype=torch.float64).reshape(3).cpu().numpy()
+            if not np.isfinite(settled).all():
                 raise ValueError(f"settle returned a position that is not finite: {settled.tolist()}")
             return settled, fraction * distance
     return position, 0.0
@@ -156,10 +154,9 @@ def step_pose(
         got = tuple(pose.shape) if isinstance(pose, torch.Tensor) else type(pose).__name__
         raise ValueError(f"step_pose takes a single pose of shape (4, 4), got {got}")
     _check_motion(motion)
-    yaw, pitch = (float(v) for v in yaw_pitch_from_pose(pose.to(torch.float64), name="pose"))  # checks it
+    yaw, pitch, position = yaw_pitch_position(pose, name="pose")  # checks it; position (3,) float64
     yaw = _wrap_angle(yaw + motion.yaw_rad)
     pitch = clamp_pitch(pitch + motion.pitch_rad, config)
-    position = pose[:3, 3].detach().to("cpu", torch.float64)  # (3,)
 
     requested = math.hypot(motion.forward_m, motion.right_m)  # forward and right are orthonormal
     blocked = False
@@ -176,5 +173,5 @@ def step_pose(
             position = position + distance * direction
         blocked = distance < requested
 
-    new_pose = pose_from_yaw_pitch(position, yaw, pitch, dtype=pose.dtype).to(pose.device)  # rigid by construction
+    new_pose = pose_from_yaw_pitch(position.tolist(), yaw, pitch, dtype=pose.dtype).to(pose.device)  # rigid by construction
     return StepResult(new_pose, bool(blocked))

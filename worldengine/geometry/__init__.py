@@ -34,6 +34,7 @@ from worldengine.geometry.pose import (
     transform_points,
     turned,
     yaw_pitch_from_pose,
+    yaw_pitch_position,
 )
 
 __all__ = [
@@ -44,5 +45,5 @@ __all__ = [
     "cube_to_equirect", "direction_to_equirect", "equirect_directions", "equirect_to_cube",
     "CubemapSampler", "pad_faces", "sample_cubemap",
     "check_rigid", "compose", "invert", "make_pose", "pose_from_yaw_pitch", "relative_pose", "rotation_angle",
-    "transform_points", "turned", "yaw_pitch_from_pose",
+    "transform_points", "turned", "yaw_pitch_from_pose", "yaw_pitch_position",
 ]

@@ -25,12 +25,14 @@ __all__ = [
     "rotation_angle",
     "pose_from_yaw_pitch",
     "yaw_pitch_from_pose",
+    "yaw_pitch_position",
     "turned",
     "check_rigid",
     "transform_points",
 ]
 
 _LAST_ROW = np.array([0.0, 0.0, 0.0, 1.0])
+_EYE3 = np.eye(3)
 
 
 def _check_matrix(x, name: str, n: int) -> None:
@@ -176,18 +178,56 @@ def yaw_pitch_from_pose(T: torch.Tensor, atol: float = 1e-4, name: str = "T") ->
     ValueError if any pose has roll, i.e. its body x axis leaves the horizontal plane by
     more than `atol` (as the sine of the tilt).
     """
-    check_rigid(T, name, atol=max(atol, 1e-4))
+    yaw, pitch = _yaw_pitch_host(_checked_host(T, name, max(atol, 1e-4)), atol, name)
+    return (torch.as_tensor(yaw, dtype=T.dtype, device=T.device),
+            torch.as_tensor(pitch, dtype=T.dtype, device=T.device))
+
+
+def yaw_pitch_position(T: torch.Tensor, name: str = "pose", atol: float = 1e-4) -> tuple[float, float, np.ndarray]:
+    """One pose (4, 4), checked as `yaw_pitch_from_pose` checks it: its yaw and pitch
+    (radians, floats) and its position (3,) float64. All on the host: every env step
+    reads its pose this way, and a dozen torch ops on a 4x4 cost ~10x their numpy twins."""
+    _check_pose_shape(T, name)
+    if tuple(T.shape) != (4, 4):
+        raise ValueError(f"{name} must be a single pose of shape (4, 4), got {tuple(T.shape)}")
+    rows = T.tolist()
+    if not _plainly_rigid(rows, max(atol, 1e-4)):
+        _checked_host(T, name, max(atol, 1e-4))  # says what is wrong
+    host = np.array(rows)
+    yaw, pitch = _yaw_pitch_host(host, atol, name)
+    return float(yaw), float(pitch), host[:3, 3]
+
+
+def _plainly_rigid(rows: list[list[float]], atol: float) -> bool:
+    """Whether one pose's rows (4 x 4 floats) pass every check of `check_rigid`, in plain
+    Python: on one pose it costs a fifth of the numpy checks, which then run only to say
+    what failed."""
+    if not math.isfinite(sum(map(sum, rows))):  # NaN and inf survive a sum (and a huge sum just says "look")
+        return False
+    if max(abs(rows[3][0]), abs(rows[3][1]), abs(rows[3][2]), abs(rows[3][3] - 1)) > atol:
+        return False
+    (a, b, c), (d, e, f), (g, h, i) = (row[:3] for row in rows[:3])
+    gram_error = (a * a + d * d + g * g - 1, b * b + e * e + h * h - 1, c * c + f * f + i * i - 1,
+                  a * b + d * e + g * h, a * c + d * f + g * i, b * c + e * f + h * i)  # R^T R - I, upper half
+    if max(map(abs, gram_error)) > atol:
+        return False
+    det = a * (e * i - f * h) - b * (d * i - f * g) + c * (d * h - e * g)
+    return abs(det - 1) <= 3 * atol
+
+
+def _yaw_pitch_host(T: np.ndarray, atol: float, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """(yaw, pitch) (...) of rigid float64 poses T (..., 4, 4); raises on roll beyond `atol`."""
     R = T[..., :3, :3]
-    tilt = R[..., 1, 0]  # y component of body x; 0 for Ry @ Rx
-    if tilt.numel() and tilt.abs().max() > atol:
-        worst = float(tilt.abs().max())
+    tilt = np.abs(R[..., 1, 0])  # y component of body x; 0 for Ry @ Rx
+    if tilt.size and tilt.max() > atol:
+        worst = float(tilt.max())
         roll = math.degrees(math.asin(min(worst, 1.0)))
         raise ValueError(
             f"{name} has roll: its body x axis tilts {roll:.3f} deg out of the horizontal plane "
             f"(|R[1, 0]| = {worst:.2e} > atol {atol:g}); only yaw and pitch are representable"
         )
-    yaw = torch.atan2(-R[..., 2, 0], R[..., 0, 0])  # body x = (cos yaw, 0, -sin yaw)
-    pitch = torch.atan2(-R[..., 1, 2], R[..., 1, 1])  # row 1 = (0, cos pitch, -sin pitch)
+    yaw = np.arctan2(-R[..., 2, 0], R[..., 0, 0])  # body x = (cos yaw, 0, -sin yaw)
+    pitch = np.arctan2(-R[..., 1, 2], R[..., 1, 1])  # row 1 = (0, cos pitch, -sin pitch)
     return yaw, pitch
 
 
@@ -205,8 +245,14 @@ def check_rigid(T, name: str = "pose", atol: float = 1e-4) -> torch.Tensor:
     Checks, in order: shape and floating dtype, finiteness, last row [0, 0, 0, 1],
     R^T R = I (within atol, elementwise), det(R) = +1. The message says which failed.
     """
+    _checked_host(T, name, atol)
+    return T
+
+
+def _checked_host(T, name: str, atol: float) -> np.ndarray:
+    """`check_rigid`'s checks of T (..., 4, 4), done on (and returning) its float64 numpy copy."""
     _check_pose_shape(T, name)
-    # On a float64 numpy copy: poses are tiny, and a dozen torch ops on a 4x4 cost ~10x
+    # On the host: poses are tiny, and a dozen torch ops on a 4x4 cost ~10x
     # their numpy twins, which every env step pays (kinematics checks each pose it makes).
     Td = T.detach().to("cpu", torch.float64).numpy()
     finite = np.isfinite(Td).all(axis=(-2, -1))  # (...)
@@ -221,7 +267,7 @@ def check_rigid(T, name: str = "pose", atol: float = 1e-4) -> torch.Tensor:
             f"{name} is not a rigid transform: last row is [{shown}]{_where(bad)}, expected [0, 0, 0, 1]"
         )
     R = Td[..., :3, :3]
-    ortho_err = np.abs(np.swapaxes(R, -1, -2) @ R - np.eye(3)).max(axis=(-2, -1))  # (...)
+    ortho_err = np.abs(np.swapaxes(R, -1, -2) @ R - _EYE3).max(axis=(-2, -1))  # (...)
     if (ortho_err > atol).any():
         bad = ortho_err > atol
         raise ValueError(
@@ -234,7 +280,7 @@ def check_rigid(T, name: str = "pose", atol: float = 1e-4) -> torch.Tensor:
     if bad.any():
         worst = float(det[bad][0]) if bad.ndim else float(det)
         raise ValueError(f"{name} is not a rigid transform: det(R) = {worst:.3f}{_where(bad)} (a reflection)")
-    return T
+    return Td
 
 
 def transform_points(T: torch.Tensor, p: torch.Tensor) -> torch.Tensor:

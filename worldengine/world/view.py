@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from worldengine.geometry.pose import pose_from_yaw_pitch, yaw_pitch_from_pose
+from worldengine.geometry.pose import pose_from_yaw_pitch, yaw_pitch_position
 from worldengine.geometry.reorient import reorient
 
 POSITION_ATOL = 1e-5  # metres: closer than this, a pose stands where the cube was made
@@ -41,7 +41,7 @@ class CubeView:
 
 def level_heading(pose: torch.Tensor) -> torch.Tensor:
     """The rotation (3, 3) of a body pose's heading with its pitch removed (gravity- and yaw-fixed)."""
-    yaw, _ = (float(v) for v in yaw_pitch_from_pose(pose.to(torch.float64)))
+    yaw, _, _ = yaw_pitch_position(pose)
     return pose_from_yaw_pitch(torch.zeros(3), yaw, 0.0, dtype=torch.float32)[:3, :3]
 
 

@@ -1,5 +1,6 @@
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -13,6 +14,7 @@ from worldengine.geometry.pose import (
     rotation_angle,
     transform_points,
     yaw_pitch_from_pose,
+    yaw_pitch_position,
 )
 
 
@@ -168,6 +170,39 @@ def _nan():
 def test_check_rigid_rejects(make, match):
     with pytest.raises(ValueError, match=match):
         check_rigid(make())
+    with pytest.raises(ValueError, match=match):  # the single-pose reader's plain-Python check agrees
+        yaw_pitch_position(make())
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_yaw_pitch_position_equals_the_batched_reader(dtype):
+    """One pose's (yaw, pitch, position) as floats equals yaw_pitch_from_pose's and the
+    pose's own translation, over yaws and pitches of every quadrant."""
+    g = torch.Generator().manual_seed(3)
+    yaws = torch.rand(40, generator=g, dtype=torch.float64) * 2 * math.pi - math.pi
+    pitches = torch.rand(40, generator=g, dtype=torch.float64) * 3.0 - 1.5
+    positions = 10 * torch.randn(40, 3, generator=g, dtype=torch.float64)
+    poses = pose_from_yaw_pitch(positions, yaws, pitches).to(dtype)
+    batched_yaw, batched_pitch = yaw_pitch_from_pose(poses)
+    for n, pose in enumerate(poses):
+        yaw, pitch, position = yaw_pitch_position(pose)
+        assert isinstance(yaw, float) and isinstance(pitch, float) and position.dtype == np.float64
+        assert yaw == pytest.approx(float(batched_yaw[n]), abs=1e-6)
+        assert pitch == pytest.approx(float(batched_pitch[n]), abs=1e-6)
+        np.testing.assert_array_equal(position, pose[:3, 3].double().numpy())
+
+
+def test_yaw_pitch_position_takes_one_pose_and_refuses_roll():
+    with pytest.raises(ValueError, match=r"single pose of shape \(4, 4\), got \(2, 4, 4\)"):
+        yaw_pitch_position(torch.eye(4).repeat(2, 1, 1))
+    c, s = math.cos(0.2), math.sin(0.2)
+    roll = torch.tensor([[c, -s, 0.0], [s, c, 0.0], [0.0, 0.0, 1.0]])
+    with pytest.raises(ValueError, match="camera has roll"):
+        yaw_pitch_position(make_pose(roll, torch.zeros(3)), name="camera")
+    nearly = torch.eye(4, dtype=torch.float64)
+    nearly[:3, :3] *= 1 + 2e-5  # within check_rigid's tolerance: accepted by both checks
+    check_rigid(nearly)
+    assert yaw_pitch_position(nearly)[:2] == (0.0, 0.0)
 
 
 def test_check_rigid_names_batch_index_and_custom_name():
