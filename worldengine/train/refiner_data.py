@@ -142,9 +142,12 @@ def _check_same_request(path: Path, request: dict[str, str]) -> None:
 
 def load_refiner_pairs(path: str | Path, latents: str | None = None) -> dict[str, torch.Tensor]:
     """The pairs at `path`, checked for format; float32 inputs and latents. With `latents` (an
-    autoencoder digest), pairs that record another encoder's latents are refused."""
+    autoencoder digest), pairs that record another encoder's latents, or none, are refused."""
     recorded = _pairs_metadata(Path(path)).get("autoencoder")
-    if latents is not None and recorded is not None and recorded != latents:
+    if latents is not None and recorded is None:
+        raise ValueError(f"the pairs at {path} do not record whose latents they hold, so a refiner trained "
+                         f"through autoencoder {latents} cannot trust them: rebuild them with it")
+    if latents is not None and recorded != latents:
         raise ValueError(f"the pairs at {path} hold the latents of autoencoder {recorded}, not of the one "
                          f"this refiner trains through ({latents}): rebuild them with it")
     tensors = load_file(str(path))

@@ -310,6 +310,13 @@ def test_refiner_pairs_and_training(tmp_path):
         bad = tmp_path / "bad.safetensors"
         save_file({"x": torch.zeros(1)}, str(bad))
         load_refiner_pairs(bad)
+    unrecorded = tmp_path / "unrecorded.safetensors"  # the right format, but no encoder named
+    with safe_open(str(path), "pt") as handle:
+        metadata = {k: v for k, v in handle.metadata().items() if k != "autoencoder"}
+    save_file(load_refiner_pairs(path), str(unrecorded), metadata=metadata)
+    assert len(load_refiner_pairs(unrecorded)["input"]) == n  # readable as pairs
+    with pytest.raises(ValueError, match="do not record whose latents they hold"):
+        load_refiner_pairs(unrecorded, autoencoder_digest(generator.autoencoder))
 
 
 def test_the_refiners_structure_weight_is_its_ssim_term(tmp_path):
