@@ -178,24 +178,28 @@ def yaw_pitch_from_pose(T: torch.Tensor, atol: float = 1e-4, name: str = "T") ->
     ValueError if any pose has roll, i.e. its body x axis leaves the horizontal plane by
     more than `atol` (as the sine of the tilt).
     """
-    yaw, pitch = _yaw_pitch_host(_checked_host(T, name, max(atol, 1e-4)), atol, name)
-    return (torch.as_tensor(yaw, dtype=T.dtype, device=T.device),
-            torch.as_tensor(pitch, dtype=T.dtype, device=T.device))
+    tilt = np.abs(_checked_host(T, name, max(atol, 1e-4))[..., 1, 0])  # y component of body x; 0 for Ry @ Rx
+    _refuse_roll(float(tilt.max()) if tilt.size else 0.0, atol, name)
+    R = T[..., :3, :3]
+    yaw = torch.atan2(-R[..., 2, 0], R[..., 0, 0])  # body x = (cos yaw, 0, -sin yaw)
+    pitch = torch.atan2(-R[..., 1, 2], R[..., 1, 1])  # row 1 = (0, cos pitch, -sin pitch)
+    return yaw, pitch
 
 
 def yaw_pitch_position(T: torch.Tensor, name: str = "pose", atol: float = 1e-4) -> tuple[float, float, np.ndarray]:
     """One pose (4, 4), checked as `yaw_pitch_from_pose` checks it: its yaw and pitch
-    (radians, floats) and its position (3,) float64. All on the host: every env step
-    reads its pose this way, and a dozen torch ops on a 4x4 cost ~10x their numpy twins."""
+    (radians, floats, as `yaw_pitch_from_pose` gives them in float64) and its position (3,)
+    float64. In plain Python: every env step reads its pose this way, and a dozen torch ops
+    on a 4x4 cost ~10x as much."""
     _check_pose_shape(T, name)
     if tuple(T.shape) != (4, 4):
         raise ValueError(f"{name} must be a single pose of shape (4, 4), got {tuple(T.shape)}")
     rows = T.tolist()
     if not _plainly_rigid(rows, max(atol, 1e-4)):
         _checked_host(T, name, max(atol, 1e-4))  # says what is wrong
-    host = np.array(rows)
-    yaw, pitch = _yaw_pitch_host(host, atol, name)
-    return float(yaw), float(pitch), host[:3, 3]
+    _refuse_roll(abs(rows[1][0]), atol, name)
+    yaw, pitch = math.atan2(-rows[2][0], rows[0][0]), math.atan2(-rows[1][2], rows[1][1])  # as above
+    return yaw, pitch, np.array([rows[0][3], rows[1][3], rows[2][3]])
 
 
 def _plainly_rigid(rows: list[list[float]], atol: float) -> bool:
@@ -215,20 +219,14 @@ def _plainly_rigid(rows: list[list[float]], atol: float) -> bool:
     return abs(det - 1) <= 3 * atol
 
 
-def _yaw_pitch_host(T: np.ndarray, atol: float, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(yaw, pitch) (...) of rigid float64 poses T (..., 4, 4); raises on roll beyond `atol`."""
-    R = T[..., :3, :3]
-    tilt = np.abs(R[..., 1, 0])  # y component of body x; 0 for Ry @ Rx
-    if tilt.size and tilt.max() > atol:
-        worst = float(tilt.max())
-        roll = math.degrees(math.asin(min(worst, 1.0)))
+def _refuse_roll(worst_tilt: float, atol: float, name: str) -> None:
+    """Raise unless the largest |R[1, 0]| (the sine of body x's tilt out of the horizontal) is within atol."""
+    if worst_tilt > atol:
+        roll = math.degrees(math.asin(min(worst_tilt, 1.0)))
         raise ValueError(
             f"{name} has roll: its body x axis tilts {roll:.3f} deg out of the horizontal plane "
-            f"(|R[1, 0]| = {worst:.2e} > atol {atol:g}); only yaw and pitch are representable"
+            f"(|R[1, 0]| = {worst_tilt:.2e} > atol {atol:g}); only yaw and pitch are representable"
         )
-    yaw = np.arctan2(-R[..., 2, 0], R[..., 0, 0])  # body x = (cos yaw, 0, -sin yaw)
-    pitch = np.arctan2(-R[..., 1, 2], R[..., 1, 1])  # row 1 = (0, cos pitch, -sin pitch)
-    return yaw, pitch
 
 
 def _where(mask: np.ndarray) -> str:

@@ -192,6 +192,14 @@ def test_yaw_pitch_position_equals_the_batched_reader(dtype):
         np.testing.assert_array_equal(position, pose[:3, 3].double().numpy())
 
 
+def test_yaw_pitch_from_pose_keeps_gradients():
+    """The batched reader stays differentiable (its checks run on a host copy, its angles in torch)."""
+    pose = pose_from_yaw_pitch(torch.zeros(3, dtype=torch.float64), 0.4, 0.2).requires_grad_(True)
+    yaw, pitch = yaw_pitch_from_pose(pose)
+    (yaw + pitch).backward()
+    assert pose.grad is not None and float(pose.grad.abs().sum()) > 0
+
+
 def test_yaw_pitch_position_takes_one_pose_and_refuses_roll():
     with pytest.raises(ValueError, match=r"single pose of shape \(4, 4\), got \(2, 4, 4\)"):
         yaw_pitch_position(torch.eye(4).repeat(2, 1, 1))
