@@ -133,8 +133,7 @@ class LoopExplorer:
         return self._last_action
 
     def _next_action(self, pose: torch.Tensor) -> int:
-        x, z = float(pose[0, 3]), float(pose[2, 3])
-        yaw, pitch, _ = yaw_pitch_position(pose)
+        yaw, pitch, (x, _, z) = yaw_pitch_position(pose)
         if abs(pitch) > 1e-3:  # keep the horizon level; look actions are for agents
             return int(DiscreteAction.LOOK_DOWN if pitch > 0 else DiscreteAction.LOOK_UP)
         if self._spin > 0:
