@@ -28,7 +28,9 @@ CONFIG_VERSION = 1
 
 @dataclass(frozen=True)
 class AutoencoderConfig:
-    """face_size S, latent stride (S / s), latent channels C, widths per resolution."""
+    """face_size S, latent stride (S / s), latent channels C, widths per resolution,
+    decoder_blocks: residual blocks after each of the decoder's upsamplings (more of them
+    add decoder capacity without touching the encoder or its latents)."""
 
     version: int = CONFIG_VERSION
     face_size: int = 64
@@ -37,6 +39,7 @@ class AutoencoderConfig:
     widths: tuple[int, ...] = (32, 64, 96)
     near: float = 0.25  # metres: disparity 1 at this depth or closer
     sky_below: float = 0.02  # decoded disparity under this is sky (depth 0)
+    decoder_blocks: int = 1
 
     def __post_init__(self):
         if self.version != CONFIG_VERSION:
@@ -47,6 +50,8 @@ class AutoencoderConfig:
                              f"but widths {self.widths} give {levels}")
         if self.face_size % self.stride:
             raise ValueError(f"face_size {self.face_size} is not a multiple of the stride {self.stride}")
+        if self.decoder_blocks < 1:
+            raise ValueError(f"decoder_blocks {self.decoder_blocks} must be at least 1")
 
     def to_dict(self) -> dict:
         return {**asdict(self), "widths": list(self.widths)}
@@ -60,6 +65,7 @@ class AutoencoderConfig:
 AUTOENCODER_SIZES = {
     "tiny": AutoencoderConfig(widths=(8, 16, 16), latent_channels=4),
     "default": AutoencoderConfig(),
+    "deep-decoder": AutoencoderConfig(decoder_blocks=2),  # grows from "default" (train/autoencoder_task.py)
 }
 
 
@@ -163,7 +169,7 @@ class Decoder(nn.Module):
         w = config.widths[::-1]
         layers: list[nn.Module] = [CubeConv(config.latent_channels, w[0]), ResBlock(w[0]), ResBlock(w[0])]
         for c_in, c_out in zip(w[:-1], w[1:]):
-            layers += [Upsample(c_in, c_out), ResBlock(c_out)]
+            layers += [Upsample(c_in, c_out)] + [ResBlock(c_out) for _ in range(config.decoder_blocks)]
         layers += [CubeConv(w[-1], 4)]
         self.layers = nn.Sequential(*layers)
 

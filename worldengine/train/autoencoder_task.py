@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Iterator
 
 import torch
 
 from worldengine.geometry.cube import NUM_FACES
-from worldengine.model.autoencoder import AUTOENCODER_SIZES, AutoencoderConfig, CubeAutoencoder, pack_rgbd
+from worldengine.model.autoencoder import AUTOENCODER_SIZES, AutoencoderConfig, CubeAutoencoder, ResBlock, pack_rgbd
 from worldengine.model.checkpoint import load_autoencoder
 from worldengine.scenes.seeds import HELDOUT_SCENE_SEEDS, TRAIN_SCENE_SEEDS, check_disjoint
 from worldengine.train.data import batches, recorded_cubemaps, rendered_cubemaps
@@ -30,6 +31,9 @@ class AutoencoderTask:
     decoder also decodes the imperfect latents the generator and refiner produce.
     structure_weight: the loss also counts 1 - SSIM of the decoded RGB, this much (the
     ceiling is judged by SSIM beside PSNR; L1 alone is content to blur fine texture).
+    `init` may have fewer decoder blocks than `config` (otherwise the same): the decoder
+    grows, its new residual blocks starting as identities, so training starts from what
+    `init` decodes and its latents stay valid.
     """
 
     kind = "autoencoder"
@@ -46,7 +50,8 @@ class AutoencoderTask:
                              "(the encoder's latents would learn to outgrow it)")
         if structure_weight < 0:
             raise ValueError(f"structure weight {structure_weight} must be >= 0")
-        self.init = trained_start(init, load_autoencoder, config, "autoencoder")
+        self.init = trained_start(init, load_autoencoder, config, "autoencoder", fits=_grows_into,
+                                  or_else=" (or one with fewer decoder blocks)")
         self.config, self.batch_size, self.data = config, batch_size, data
         self.train_seeds, self.heldout_seeds = train_seeds, heldout_seeds
         self.init_path, self.decoder_only = None if init is None else str(init), decoder_only
@@ -55,7 +60,7 @@ class AutoencoderTask:
     def build_model(self) -> torch.nn.Module:
         model = CubeAutoencoder(self.config)
         if self.init is not None:
-            model.load_state_dict(self.init.state_dict())
+            model.load_state_dict(grown_decoder_state(self.init, model))
         if self.decoder_only:
             model.encoder.requires_grad_(False)
         return model
@@ -116,4 +121,31 @@ class AutoencoderTask:
         return {"latent_shift": model.latent_shift.tolist(), "latent_scale": model.latent_scale.tolist()}
 
 
-__all__ = ["AutoencoderTask", "AUTOENCODER_SIZES"]
+def _grows_into(old: AutoencoderConfig, new: AutoencoderConfig) -> bool:
+    return replace(old, decoder_blocks=new.decoder_blocks) == new and old.decoder_blocks <= new.decoder_blocks
+
+
+def grown_decoder_state(old: CubeAutoencoder, new: CubeAutoencoder) -> dict[str, torch.Tensor]:
+    """`new`'s state with `old`'s weights in it, `new` having as many or more residual
+    blocks per decoder level: the two decoders' layers are walked in step, and a block
+    `old` lacks keeps `new`'s initial weights with its last convolution zero, so it passes
+    its input through (the grown autoencoder decodes exactly what `old` did)."""
+    grown = {name: tensor.clone() for name, tensor in old.state_dict().items() if not name.startswith("decoder.")}
+    old_layers, position = list(old.decoder.layers), 0
+    for index, layer in enumerate(new.decoder.layers):
+        prefix = f"decoder.layers.{index}."
+        if position < len(old_layers) and type(old_layers[position]) is type(layer):
+            source = old_layers[position].state_dict()
+            position += 1
+        elif isinstance(layer, ResBlock):
+            source = {name: torch.zeros_like(t) if name.startswith("conv2.") else t.clone()
+                      for name, t in layer.state_dict().items()}
+        else:
+            raise ValueError(f"decoder layer {index} ({type(layer).__name__}) has no counterpart to grow from")
+        grown.update({prefix + name: tensor.clone() for name, tensor in source.items()})
+    if position != len(old_layers):
+        raise ValueError(f"the decoder to grow from has {len(old_layers) - position} layers the grown one lacks")
+    return grown
+
+
+__all__ = ["AutoencoderTask", "AUTOENCODER_SIZES", "grown_decoder_state"]

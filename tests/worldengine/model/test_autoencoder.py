@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -79,6 +81,23 @@ def test_bad_inputs_and_configs():
         AutoencoderConfig(stride=8)
     with pytest.raises(ValueError, match="unknown autoencoder config fields"):
         AutoencoderConfig.from_dict({"face_size": 64, "colour": "red"})
+    with pytest.raises(ValueError, match="decoder_blocks 0 must be at least 1"):
+        AutoencoderConfig(decoder_blocks=0)
+    with pytest.raises(ValueError, match="'decoder_blocks' must be an integer"):
+        AutoencoderConfig.from_dict({"decoder_blocks": 1.5})
+
+
+def test_decoder_blocks_deepen_each_upsampled_level_and_default_to_the_shipped_layout():
+    """A config.json written before decoder_blocks existed builds the decoder it was trained
+    with (one block per upsampled level); more blocks add them after every upsampling."""
+    def blocks(config):
+        return [type(layer).__name__ for layer in CubeAutoencoder(config).decoder.layers]
+
+    assert AutoencoderConfig.from_dict({"face_size": 16, "widths": [8, 16, 16], "latent_channels": 4}) == SMALL
+    assert blocks(SMALL) == ["CubeConv", "ResBlock", "ResBlock", "Upsample", "ResBlock", "Upsample", "ResBlock",
+                             "CubeConv"]
+    assert blocks(replace(SMALL, decoder_blocks=3)) == ["CubeConv", "ResBlock", "ResBlock"] + \
+        ["Upsample", "ResBlock", "ResBlock", "ResBlock"] * 2 + ["CubeConv"]
 
 
 def test_shipped_weights_load_and_reconstruct_a_heldout_view():

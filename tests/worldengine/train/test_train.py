@@ -203,6 +203,34 @@ def test_decoder_only_training_needs_a_matching_start(tmp_path):
         AutoencoderTask(SMALL, 1, init=tmp_path / "none")
 
 
+def test_a_deeper_decoder_grows_from_a_trained_autoencoder(tmp_path):
+    """Started from an autoencoder with fewer decoder blocks, the grown one encodes to the
+    same latents (same digest) and decodes exactly what it did; training then moves the
+    new blocks away from the identity. Fewer blocks than the start, or another encoder,
+    are refused."""
+    from dataclasses import replace
+
+    train(AutoencoderTask(SMALL, 1), tmp_path / "base", _config(3), progress=False)
+    base = load_autoencoder(tmp_path / "base").eval()
+    deep = replace(SMALL, decoder_blocks=3)
+    task = AutoencoderTask(deep, 1, init=tmp_path / "base", decoder_only=True)
+    grown = task.build_model().eval()
+    assert len(grown.decoder.layers) == len(base.decoder.layers) + 4
+    assert autoencoder_digest(grown) == autoencoder_digest(base)
+    x = torch.rand(2, 6, 4, 16, 16) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(grown(x), base(x), rtol=0, atol=1e-6)
+    train(task, tmp_path / "deep", _config(3), progress=False)
+    trained = load_autoencoder(tmp_path / "deep")
+    assert trained.config.decoder_blocks == 3 and autoencoder_digest(trained) == autoencoder_digest(base)
+    new_blocks = [trained.decoder.layers[index] for index in (5, 6, 9, 10)]  # after each level's old block
+    assert all(float(block.conv2.conv.weight.detach().abs().max()) > 0 for block in new_blocks)
+    with pytest.raises(ValueError, match="fewer decoder blocks"):
+        AutoencoderTask(SMALL, 1, init=tmp_path / "deep", decoder_only=True)
+    with pytest.raises(ValueError, match="has config"):
+        AutoencoderTask(replace(deep, widths=(8, 16, 32)), 1, init=tmp_path / "base")
+
+
 def _saved_refiner(folder, config):
     """A refiner of `config` saved to `folder`; its last layer is not zero, so it is not the identity."""
     from worldengine.model.refiner import LatentRefiner
@@ -252,7 +280,7 @@ def test_a_deeper_refiner_grows_from_a_shallower_one_as_the_same_function(tmp_pa
 
     old = _saved_refiner(tmp_path / "old", RefinerConfig(latent_channels=4, width=8, depth=1))
     grown = _refiner_task(tmp_path, RefinerConfig(latent_channels=4, width=8, depth=3), tmp_path / "old").build_model()
-    assert len(grown.blocks) == 3 and float(grown.blocks[2].conv1.conv.weight.abs().sum()) > 0
+    assert len(grown.blocks) == 3 and float(grown.blocks[2].conv1.conv.weight.detach().abs().sum()) > 0
     x = _covered_refiner_input(2)
     torch.testing.assert_close(grown(x), old(x))
     grown(x).square().sum().backward()
