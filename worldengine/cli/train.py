@@ -44,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--history-noise", type=float, default=0.0,
                         help="generator: max std of Gaussian noise on history latents (default 0)")
     parser.add_argument("--init", default=None, help="a trained folder of the same size to start from (a refiner: or "
-                                                     "a shallower one of the same width; a generator: trained on "
+                                                     "a shallower one of the same width; an autoencoder: or one "
+                                                     "with fewer decoder blocks; a generator: trained on "
                                                      "any latents, e.g. before the autoencoder was retrained)")
     parser.add_argument("--decoder-only", action="store_true",
                         help="autoencoder: train only the decoder of --init (its latents, and generators on them, stay valid)")
