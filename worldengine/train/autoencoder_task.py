@@ -138,7 +138,7 @@ def grown_decoder_state(old: CubeAutoencoder, new: CubeAutoencoder) -> dict[str,
             source = old_layers[position].state_dict()
             position += 1
         elif isinstance(layer, ResBlock):
-            source = {name: torch.zeros_like(t) if name.startswith("conv2.") else t.clone()
+            source = {name: torch.zeros_like(t) if name.startswith("conv2.") else t
                       for name, t in layer.state_dict().items()}
         else:
             raise ValueError(f"decoder layer {index} ({type(layer).__name__}) has no counterpart to grow from")
