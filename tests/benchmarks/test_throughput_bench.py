@@ -20,3 +20,4 @@ def test_long_episode_reopens_its_store(tmp_path):
     result = throughput.long_episode(make_tiny_generator(), 20, str(tmp_path))
     assert result["store_reopens"] and result["reopened_frames"] == result["stored_frames"] > 1
     assert len(result["rss_mb_by_step"]) == 10 and result["tokens"] > 0
+    assert 0 < result["rss_mb_at_start"] <= min(result["rss_mb_by_step"].values())

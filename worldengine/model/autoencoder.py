@@ -66,6 +66,7 @@ AUTOENCODER_SIZES = {
     "tiny": AutoencoderConfig(widths=(8, 16, 16), latent_channels=4),
     "default": AutoencoderConfig(),
     "deep-decoder": AutoencoderConfig(decoder_blocks=2),  # grows from "default" (train/autoencoder_task.py)
+    "deeper-decoder": AutoencoderConfig(decoder_blocks=3),  # grows from either above
 }
 
 

@@ -225,6 +225,9 @@ def test_a_deeper_decoder_grows_from_a_trained_autoencoder(tmp_path):
     assert trained.config.decoder_blocks == 3 and autoencoder_digest(trained) == autoencoder_digest(base)
     new_blocks = [trained.decoder.layers[index] for index in (5, 6, 9, 10)]  # after each level's old block
     assert all(float(block.conv2.conv.weight.detach().abs().max()) > 0 for block in new_blocks)
+    regrown = AutoencoderTask(replace(SMALL, decoder_blocks=4), 1, init=tmp_path / "deep", decoder_only=True)
+    with torch.no_grad():  # a grown decoder grows again, its trained blocks kept in place
+        torch.testing.assert_close(regrown.build_model().eval()(x), trained.eval()(x), rtol=0, atol=1e-6)
     with pytest.raises(ValueError, match="fewer decoder blocks"):
         AutoencoderTask(SMALL, 1, init=tmp_path / "deep", decoder_only=True)
     with pytest.raises(ValueError, match="has config"):
