@@ -42,7 +42,7 @@ from worldengine.agent.kinematics import step_pose
 from worldengine.agent.start import start_pose
 from worldengine.geometry.cube import face_rotations
 from worldengine.model.autoencoder import CubeAutoencoder
-from worldengine.model.checkpoint import load_world_generator
+from worldengine.model.checkpoint import DEFAULT_AUTOENCODER, load_autoencoder, load_world_generator
 from worldengine.model.dit import MODEL_SIZES, CubeDiT
 from worldengine.model.flow import SamplerConfig
 from worldengine.model.generate import MODES, CubeGenerator
@@ -152,7 +152,7 @@ def long_episode_alone(steps: int) -> dict[str, Any]:
 
 
 def _long_episode_in_child(steps: int) -> dict[str, Any]:
-    generator = tiny_generator(load_world_generator().autoencoder)
+    generator = tiny_generator(load_autoencoder(DEFAULT_AUTOENCODER))  # the episode runs no other network
     with tempfile.TemporaryDirectory() as tmp:
         return long_episode(generator, steps, tmp)
 
@@ -177,7 +177,8 @@ def long_episode(generator: CubeGenerator, steps: int, workdir: str) -> dict[str
     world.close()
     reopened = LatentMemory.open(store, read_only=True)
     values = list(samples.values())
-    return {"steps": steps, "seconds": seconds, "rss_mb_at_start": rss_at_start, "rss_mb_by_step": samples, "tokens": tokens,
+    return {"steps": steps, "seconds": seconds, "rss_mb_at_start": rss_at_start, "rss_mb_by_step": samples,
+            "tokens": tokens,
             "rss_growth_mb_second_half": values[-1] - values[len(values) // 2 - 1],
             "stored_frames": stored, "reopened_tokens": len(reopened), "reopened_frames": len(reopened.frames()["frame_id"]),
             "store_reopens": len(reopened) == tokens and len(reopened.frames()["frame_id"]) == stored}
